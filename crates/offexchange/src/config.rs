@@ -1,0 +1,334 @@
+//! Settings from the environment (and a `.env` file), validated once at start-up.
+//!
+//! Every setting has one environment variable; fronts (CLI flags, Python keyword arguments)
+//! override it by handing [`Settings::from_lookup`] a lookup that consults them first. A bad value
+//! is refused with an error naming the variable and the value.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use url::Url;
+
+pub const ENV_BASE_URL: &str = "FINRA_BASE_URL";
+pub const ENV_MARKET: &str = "FINRA_SHORT_VOLUME_MARKET";
+pub const ENV_TIMEOUT: &str = "FINRA_HTTP_TIMEOUT";
+pub const ENV_RETRIES: &str = "FINRA_HTTP_RETRIES";
+pub const ENV_BACKOFF: &str = "FINRA_HTTP_BACKOFF";
+pub const ENV_USER_AGENT: &str = "FINRA_HTTP_USER_AGENT";
+
+pub const DEFAULT_BASE_URL: &str = "https://cdn.finra.org/equity";
+pub const DEFAULT_TIMEOUT_SECS: f64 = 30.0;
+pub const DEFAULT_RETRIES: u32 = 3;
+pub const DEFAULT_BACKOFF_SECS: f64 = 0.5;
+/// FINRA's CDN refuses clients without a descriptive User-Agent (HTTP 403).
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "offexchange/",
+    env!("CARGO_PKG_VERSION"),
+    " (FINRA Reg SHO and OTC Transparency feature pipeline; set FINRA_HTTP_USER_AGENT to add a contact)"
+);
+
+/// A setting that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {variable}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub value: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &str, value: &str, reason: impl Into<String>) -> Self {
+        ConfigError {
+            variable: variable.to_string(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A Reg SHO reporting facility: one daily file each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Facility {
+    /// Consolidated NMS: the per-symbol sum of FNSQ, FNQC, FNYX and FNRA (from 2018-08-01).
+    Cnms,
+    /// FINRA/Nasdaq TRF Carteret.
+    Fnsq,
+    /// FINRA/Nasdaq TRF Chicago (from 2018-09-10).
+    Fnqc,
+    /// FINRA/NYSE TRF.
+    Fnyx,
+    /// Alternative Display Facility.
+    Fnra,
+    /// OTC Reporting Facility: OTC equities (non-NMS), disjoint from CNMS.
+    Forf,
+}
+
+impl Facility {
+    pub const ALL: [Facility; 6] = [
+        Facility::Cnms,
+        Facility::Fnsq,
+        Facility::Fnqc,
+        Facility::Fnyx,
+        Facility::Fnra,
+        Facility::Forf,
+    ];
+
+    /// The NMS facilities whose sum CNMS is.
+    pub const NMS_PARTS: [Facility; 4] = [
+        Facility::Fnsq,
+        Facility::Fnqc,
+        Facility::Fnyx,
+        Facility::Fnra,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Facility::Cnms => "CNMS",
+            Facility::Fnsq => "FNSQ",
+            Facility::Fnqc => "FNQC",
+            Facility::Fnyx => "FNYX",
+            Facility::Fnra => "FNRA",
+            Facility::Forf => "FORF",
+        }
+    }
+}
+
+impl fmt::Display for Facility {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// What `FINRA_SHORT_VOLUME_MARKET` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Market {
+    /// All FINRA-reported volume, composed from facility files (FINRA publishes no `TOT` file):
+    /// see [`crate::source::regsho_plan`].
+    Tot,
+    /// Exactly one facility's file.
+    Facility(Facility),
+}
+
+impl FromStr for Market {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "TOT" {
+            return Ok(Market::Tot);
+        }
+        Facility::ALL
+            .into_iter()
+            .find(|f| f.code() == s)
+            .map(Market::Facility)
+            .ok_or_else(|| "expected TOT, CNMS, FNSQ, FNQC, FNYX, FNRA or FORF".to_string())
+    }
+}
+
+impl fmt::Display for Market {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Market::Tot => f.write_str("TOT"),
+            Market::Facility(fac) => fac.fmt(f),
+        }
+    }
+}
+
+/// How the HTTP client behaves: one value, made once, shared by every request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSettings {
+    pub timeout: Duration,
+    /// Retries after the first attempt (so `retries + 1` attempts in all).
+    pub retries: u32,
+    /// Base of the exponential backoff: attempt `n` waits about `backoff * 2^(n-1)`, with jitter.
+    pub backoff: Duration,
+    pub user_agent: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            timeout: Duration::from_secs_f64(DEFAULT_TIMEOUT_SECS),
+            retries: DEFAULT_RETRIES,
+            backoff: Duration::from_secs_f64(DEFAULT_BACKOFF_SECS),
+            user_agent: DEFAULT_USER_AGENT.to_string(),
+        }
+    }
+}
+
+/// Every setting the engine needs, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// CDN root (`https://...`) or a local mirror (`file:///...`), without trailing slash.
+    pub base_url: Url,
+    pub market: Market,
+    pub http: HttpSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            base_url: Url::parse(DEFAULT_BASE_URL).expect("the default URL is valid"),
+            market: Market::Tot,
+            http: HttpSettings::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the process environment, after loading `.env` from the working directory if present.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        load_dotenv();
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from any lookup (`name -> value`); unset or empty means the default.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut settings = Settings::default();
+        if let Some(raw) = get(ENV_BASE_URL) {
+            settings.base_url = parse_base_url(&raw)?;
+        }
+        if let Some(raw) = get(ENV_MARKET) {
+            settings.market = raw
+                .trim()
+                .parse()
+                .map_err(|why: String| ConfigError::new(ENV_MARKET, &raw, why))?;
+        }
+        if let Some(raw) = get(ENV_TIMEOUT) {
+            settings.http.timeout = parse_seconds(ENV_TIMEOUT, &raw, false)?;
+        }
+        if let Some(raw) = get(ENV_RETRIES) {
+            settings.http.retries = raw
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|r| *r <= 20)
+                .ok_or_else(|| {
+                    ConfigError::new(ENV_RETRIES, &raw, "expected a whole number from 0 to 20")
+                })?;
+        }
+        if let Some(raw) = get(ENV_BACKOFF) {
+            settings.http.backoff = parse_seconds(ENV_BACKOFF, &raw, true)?;
+        }
+        if let Some(raw) = get(ENV_USER_AGENT) {
+            if raw.chars().any(|c| c.is_control()) {
+                return Err(ConfigError::new(
+                    ENV_USER_AGENT,
+                    &raw,
+                    "control characters are not allowed",
+                ));
+            }
+            settings.http.user_agent = raw.trim().to_string();
+        }
+        Ok(settings)
+    }
+
+    /// `true` when the base URL is a local directory rather than an HTTP server.
+    pub fn is_file_mirror(&self) -> bool {
+        self.base_url.scheme() == "file"
+    }
+}
+
+/// Loads `.env` (if any) without overriding variables already set.
+pub fn load_dotenv() {
+    // A missing .env is the normal case; a malformed one is worth a warning.
+    match dotenvy::dotenv() {
+        Ok(_) => {}
+        Err(e) if e.not_found() => {}
+        Err(e) => tracing::warn!("ignoring .env: {e}"),
+    }
+}
+
+fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let url =
+        Url::parse(trimmed).map_err(|e| ConfigError::new(ENV_BASE_URL, raw, e.to_string()))?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some() => Ok(url),
+        "file" => Ok(url),
+        _ => Err(ConfigError::new(
+            ENV_BASE_URL,
+            raw,
+            "expected an http(s):// URL or a file:// directory",
+        )),
+    }
+}
+
+fn parse_seconds(variable: &str, raw: &str, zero_ok: bool) -> Result<Duration, ConfigError> {
+    let secs: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::new(variable, raw, "expected a number of seconds"))?;
+    if !secs.is_finite() || secs < 0.0 || (secs == 0.0 && !zero_ok) || secs > 3600.0 {
+        let bound = if zero_ok { "from 0" } else { "above 0" };
+        return Err(ConfigError::new(
+            variable,
+            raw,
+            format!("expected seconds {bound} up to 3600"),
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let s = from(&[]).unwrap();
+        assert_eq!(s.base_url.as_str(), "https://cdn.finra.org/equity");
+        assert_eq!(s.market, Market::Tot);
+        assert_eq!(s.http.retries, 3);
+        assert!(s.http.user_agent.starts_with("offexchange/"));
+    }
+
+    #[test]
+    fn values_are_read() {
+        let s = from(&[
+            (ENV_BASE_URL, "file:///tmp/mirror/"),
+            (ENV_MARKET, "CNMS"),
+            (ENV_TIMEOUT, "2.5"),
+            (ENV_RETRIES, "0"),
+            (ENV_BACKOFF, "0"),
+            (ENV_USER_AGENT, "acme research ops@acme.test"),
+        ])
+        .unwrap();
+        assert!(s.is_file_mirror());
+        assert_eq!(s.base_url.path(), "/tmp/mirror");
+        assert_eq!(s.market, Market::Facility(Facility::Cnms));
+        assert_eq!(s.http.timeout, Duration::from_millis(2500));
+        assert_eq!(s.http.retries, 0);
+        assert_eq!(s.http.backoff, Duration::ZERO);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_value() {
+        let cases = [
+            (ENV_TIMEOUT, "-1"),
+            (ENV_TIMEOUT, "0"),
+            (ENV_TIMEOUT, "soon"),
+            (ENV_MARKET, "NYSE"),
+            (ENV_MARKET, "cnms"),
+            (ENV_BASE_URL, "not a url"),
+            (ENV_BASE_URL, "ftp://x.test/equity"),
+            (ENV_RETRIES, "-2"),
+            (ENV_BACKOFF, "NaN"),
+        ];
+        for (var, value) in cases {
+            let err = from(&[(var, value)]).expect_err(value);
+            assert_eq!(err.variable, var);
+            assert_eq!(err.value, value);
+            assert!(err.to_string().contains(var), "{err}");
+        }
+    }
+}

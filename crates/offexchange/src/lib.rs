@@ -1,0 +1,37 @@
+//! # offexchange
+//!
+//! Turns FINRA's public off-exchange data into daily per-symbol features:
+//!
+//! | feature              | definition                                                         |
+//! |----------------------|--------------------------------------------------------------------|
+//! | `short_vol_share`    | Reg SHO `ShortVolume / TotalVolume` for the trading day            |
+//! | `short_exempt_share` | Reg SHO `ShortExemptVolume / TotalVolume` for the trading day      |
+//! | `ats_share_of_total` | weekly ATS shares / (ATS + non-ATS OTC shares), on every session of that week |
+//!
+//! The crate is laid out the way data flows through it:
+//!
+//! ```text
+//!  config ──► source (HTTP / file:// mirror, retries) ──► parse (Reg SHO text, ATS ZIP)
+//!                                                          │
+//!                       store (memory, SQLite) ◄── features (ratios, null rules)
+//! ```
+//!
+//! [`session::Engine`] ties the pieces together for one trading date; the `offx` command line and
+//! the Python front are thin shells over it.
+
+pub mod calendar;
+pub mod config;
+pub mod features;
+pub mod parse;
+pub mod quality;
+pub mod session;
+pub mod source;
+pub mod store;
+pub mod symbol;
+pub mod volume;
+
+pub use config::{ConfigError, Market, Settings};
+pub use features::{Feature, FeatureRow};
+pub use session::{Engine, EngineError, SessionOutcome, SessionReport};
+pub use source::FinraHttpError;
+pub use store::{Store, StoreError, UpsertSummary};

@@ -1,0 +1,375 @@
+//! One trading session end to end: fetch, parse, compute, and (optionally) store.
+//!
+//! ## How `TOT` is composed
+//!
+//! FINRA publishes no `TOT` file. `TOT` means all FINRA-reported volume, built from the facility
+//! files, which on FINRA's real files relate like this (checked on every row of 2020-01-02 and
+//! 2020-01-03, see `../shared/realdata/check_regsho.log` and `tests/realdata.rs`):
+//! CNMS = FNSQ + FNQC + FNYX + FNRA per symbol on all three volumes, and FORF (OTC, non-NMS)
+//! shares no symbol with CNMS. So:
+//!
+//! - from 2018-08-01 (CNMS exists): **CNMS + FORF**;
+//! - if CNMS is not published that day, or before 2018-08-01: **FNSQ + FNQC + FNYX + FNRA + FORF**
+//!   (FNQC only from 2018-09-10, when it began), each file only if published.
+//!
+//! A symbol's values come only from published files; a missing component is named in the
+//! report, and symbols absent from an incomplete day are `Pending`, not null.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+use futures::future::try_join_all;
+use serde::Serialize;
+
+use crate::calendar;
+use crate::config::{Facility, Market, Settings};
+use crate::features::{self, AtsDay, FeatureRow, RegShoDay, Universe};
+use crate::parse::{ats, regsho};
+use crate::quality::FileQuality;
+use crate::source::{self, Fetched, Source, SourceError};
+use crate::store::{Discovery, Store, StoreError, UpsertSummary};
+use crate::symbol::case_insensitive_matches;
+
+/// First day of the consolidated NMS file.
+pub const CNMS_START: NaiveDate = match NaiveDate::from_ymd_opt(2018, 8, 1) {
+    Some(d) => d,
+    None => panic!("valid date"),
+};
+/// First day of the FINRA/Nasdaq TRF Chicago file.
+pub const FNQC_START: NaiveDate = match NaiveDate::from_ymd_opt(2018, 9, 10) {
+    Some(d) => d,
+    None => panic!("valid date"),
+};
+
+/// A session that could not be computed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Whether a source file was there.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileStatus {
+    pub file: String,
+    pub location: String,
+    pub published: bool,
+    /// Rows used from the file.
+    pub rows: Option<u64>,
+}
+
+/// What happened, for people and logs.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SessionReport {
+    pub trade_date: Option<NaiveDate>,
+    pub market: String,
+    pub files: Vec<FileStatus>,
+    /// Coverage remarks: which components of the day or week are missing.
+    pub coverage: Vec<String>,
+    pub quality: Vec<FileQuality>,
+    pub symbols_requested: Option<usize>,
+    pub symbols_found: usize,
+    /// Remarks about requested symbols (no exact match; case-insensitive near misses).
+    pub symbol_notes: Vec<String>,
+    /// ATS symbols with no Reg SHO symbol of that spelling on the day.
+    pub ats_unmatched: Vec<String>,
+}
+
+impl SessionReport {
+    pub fn files_fetched(&self) -> usize {
+        self.files.iter().filter(|f| f.published).count()
+    }
+
+    pub fn files_missing(&self) -> usize {
+        self.files.iter().filter(|f| !f.published).count()
+    }
+}
+
+/// The result of asking for one date.
+#[derive(Debug, Clone)]
+pub enum SessionOutcome {
+    /// Not an NYSE session: nothing fetched, nothing written.
+    Closed {
+        trade_date: NaiveDate,
+        reason: &'static str,
+    },
+    Computed {
+        rows: Vec<FeatureRow>,
+        report: Box<SessionReport>,
+        /// Set when the rows were written.
+        stored: Option<UpsertSummary>,
+    },
+}
+
+/// The engine: settings plus one source, reused for every file and session.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    settings: Settings,
+    source: Source,
+}
+
+impl Engine {
+    pub fn new(settings: Settings) -> Result<Engine, EngineError> {
+        let source = Source::new(&settings)?;
+        Ok(Engine { settings, source })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Computes `trade_date`'s features; writes them to `store` if given.
+    ///
+    /// `symbols`: exactly these symbols; `None` means every symbol in the data plus every symbol
+    /// the store already holds for the date.
+    pub async fn run(
+        &self,
+        trade_date: NaiveDate,
+        symbols: Option<&[String]>,
+        store: Option<&dyn Store>,
+    ) -> Result<SessionOutcome, EngineError> {
+        if let Some(reason) = calendar::closure_reason(trade_date) {
+            return Ok(SessionOutcome::Closed { trade_date, reason });
+        }
+        let discovered = match (symbols, store) {
+            (None, Some(store)) => store.discover_symbols(trade_date, Discovery::All).await?,
+            _ => Vec::new(),
+        };
+        let (rows, report) = self.compute(trade_date, symbols, &discovered).await?;
+        let stored = match store {
+            Some(store) => Some(store.upsert(trade_date, &rows).await?),
+            None => None,
+        };
+        Ok(SessionOutcome::Computed {
+            rows,
+            report: Box::new(report),
+            stored,
+        })
+    }
+
+    /// Fetches and computes one session (no store involved).
+    pub async fn compute(
+        &self,
+        trade_date: NaiveDate,
+        symbols: Option<&[String]>,
+        extra_symbols: &[String],
+    ) -> Result<(Vec<FeatureRow>, SessionReport), EngineError> {
+        let mut report = SessionReport {
+            trade_date: Some(trade_date),
+            market: self.settings.market.to_string(),
+            symbols_requested: symbols.map(<[String]>::len),
+            ..SessionReport::default()
+        };
+        let regsho = self.load_regsho(trade_date, &mut report).await?;
+        let mut derived = FileQuality::new("computed features");
+        let ats = self
+            .load_ats(trade_date, &regsho, &mut report, &mut derived)
+            .await?;
+
+        let all: Vec<String>;
+        let universe = match symbols {
+            Some(list) => Universe::Only(list),
+            None if extra_symbols.is_empty() => Universe::All,
+            None => {
+                let mut union: HashSet<&str> = regsho.volumes.keys().map(String::as_str).collect();
+                union.extend(ats.volumes.keys().map(String::as_str));
+                union.extend(extra_symbols.iter().map(String::as_str));
+                all = union.into_iter().map(str::to_string).collect();
+                Universe::Only(&all)
+            }
+        };
+        let rows = features::compute(trade_date, &regsho, &ats, universe, &mut derived);
+        derived.rows_read = rows.len() as u64;
+        report.symbols_found = rows
+            .iter()
+            .filter(|r| {
+                regsho.volumes.contains_key(&r.symbol) || ats.volumes.contains_key(&r.symbol)
+            })
+            .count();
+        if let Some(list) = symbols {
+            report.symbol_notes = symbol_notes(list, &regsho, &ats);
+        }
+        report.ats_unmatched = ats.unmatched;
+        if !derived.is_clean() {
+            report.quality.push(derived);
+        }
+        Ok((rows, report))
+    }
+
+    async fn load_regsho(
+        &self,
+        date: NaiveDate,
+        report: &mut SessionReport,
+    ) -> Result<RegShoDay, EngineError> {
+        let facility = match self.settings.market {
+            Market::Facility(f) => f,
+            Market::Tot => return self.load_tot(date, report).await,
+        };
+        let files = self.fetch_regsho(date, &[facility], report).await?;
+        let published: Vec<_> = files.iter().flatten().collect();
+        let complete = published.len() == files.len();
+        Ok(RegShoDay::combine(published, complete))
+    }
+
+    async fn load_tot(
+        &self,
+        date: NaiveDate,
+        report: &mut SessionReport,
+    ) -> Result<RegShoDay, EngineError> {
+        let nms_parts: Vec<Facility> = Facility::NMS_PARTS
+            .into_iter()
+            .filter(|f| *f != Facility::Fnqc || date >= FNQC_START)
+            .collect();
+        if date >= CNMS_START {
+            let first = self
+                .fetch_regsho(date, &[Facility::Cnms, Facility::Forf], report)
+                .await?;
+            if let [Some(cnms), forf] = first.as_slice() {
+                let complete = forf.is_some();
+                return Ok(RegShoDay::combine(
+                    std::iter::once(cnms).chain(forf.as_ref()),
+                    complete,
+                ));
+            }
+            let forf = first.into_iter().nth(1).flatten();
+            let parts = self.fetch_regsho(date, &nms_parts, report).await?;
+            let complete = forf.is_some() && parts.iter().all(Option::is_some);
+            let published: Vec<&str> = parts
+                .iter()
+                .zip(&nms_parts)
+                .filter(|(p, _)| p.is_some())
+                .map(|(_, f)| f.code())
+                .collect();
+            report.coverage.push(format!(
+                "CNMS not published: TOT summed from the facility files published ({})",
+                if published.is_empty() {
+                    "none".to_string()
+                } else {
+                    published.join(", ")
+                }
+            ));
+            let files = parts.iter().flatten().chain(forf.as_ref());
+            return Ok(RegShoDay::combine(files, complete));
+        }
+        let mut wanted = nms_parts;
+        wanted.push(Facility::Forf);
+        let files = self.fetch_regsho(date, &wanted, report).await?;
+        let complete = files.iter().all(Option::is_some);
+        Ok(RegShoDay::combine(files.iter().flatten(), complete))
+    }
+
+    /// Fetches several facility files at once; `None` for each one not published.
+    async fn fetch_regsho(
+        &self,
+        date: NaiveDate,
+        facilities: &[Facility],
+        report: &mut SessionReport,
+    ) -> Result<Vec<Option<regsho::RegShoFile>>, EngineError> {
+        let fetches = facilities.iter().map(|&facility| {
+            let path = source::regsho_path(facility, date);
+            let name = source::regsho_file_name(facility, date);
+            async move {
+                let fetched = self
+                    .source
+                    .fetch(&path, |bytes| regsho::parse(&name, date, bytes))
+                    .await?;
+                Ok::<_, SourceError>((name, self.source.locate(&path), fetched))
+            }
+        });
+        let mut out = Vec::with_capacity(facilities.len());
+        for (file, location, fetched) in try_join_all(fetches).await? {
+            match fetched {
+                Fetched::Published(parsed) => {
+                    report.files.push(FileStatus {
+                        file,
+                        location,
+                        published: true,
+                        rows: Some(parsed.quality.rows_read),
+                    });
+                    report.quality.push(parsed.quality.clone());
+                    out.push(Some(parsed));
+                }
+                Fetched::NotPublished => {
+                    report.coverage.push(format!("{file} is not published"));
+                    report.files.push(FileStatus {
+                        file,
+                        location,
+                        published: false,
+                        rows: None,
+                    });
+                    out.push(None);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn load_ats(
+        &self,
+        date: NaiveDate,
+        regsho: &RegShoDay,
+        report: &mut SessionReport,
+        derived: &mut FileQuality,
+    ) -> Result<AtsDay, EngineError> {
+        let monday = calendar::week_start(date);
+        let path = source::ats_zip_path(monday);
+        let name = source::ats_zip_file_name(monday);
+        let fetched = self
+            .source
+            .fetch(&path, |bytes| ats::parse_zip(&name, monday, bytes))
+            .await?;
+        let location = self.source.locate(&path);
+        Ok(match fetched {
+            Fetched::Published(week) => {
+                report.files.push(FileStatus {
+                    file: name,
+                    location,
+                    published: true,
+                    rows: Some(week.quality.rows_read),
+                });
+                report.quality.push(week.quality.clone());
+                AtsDay::map(&week, regsho, true, derived)
+            }
+            Fetched::NotPublished => {
+                report.coverage.push(format!(
+                    "{name} is not published (ATS data for the week of {monday} appears 2-4 weeks late)"
+                ));
+                report.files.push(FileStatus {
+                    file: name,
+                    location,
+                    published: false,
+                    rows: None,
+                });
+                AtsDay::not_published()
+            }
+        })
+    }
+}
+
+/// For requested symbols with no exact match: say so, and name case-insensitive near misses.
+fn symbol_notes(requested: &[String], regsho: &RegShoDay, ats: &AtsDay) -> Vec<String> {
+    let known = || {
+        regsho
+            .volumes
+            .keys()
+            .chain(ats.volumes.keys())
+            .map(String::as_str)
+    };
+    requested
+        .iter()
+        .filter(|s| !regsho.volumes.contains_key(*s) && !ats.volumes.contains_key(*s))
+        .map(|s| {
+            let near = case_insensitive_matches(s, known());
+            if near.is_empty() {
+                format!("{s}: not in the day's data (a row of nulls)")
+            } else {
+                format!(
+                    "{s}: no exact match (symbols are case-sensitive); did you mean {}?",
+                    near.join(" or ")
+                )
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,104 @@
+//! Where FINRA's files come from: its CDN over HTTP, or a local `file://` mirror laid out like it.
+//!
+//! Both answer the same question for a relative path such as
+//! `regsho/daily/CNMSshvol20240401.txt`: the parsed file, or [`Fetched::NotPublished`]. The
+//! caller's parser runs inside the fetch so that a body proven incomplete (a record count that
+//! disagrees with the rows) is fetched again like any other transient failure.
+
+mod file;
+mod http;
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+
+use crate::config::{Facility, Settings};
+use crate::parse::ParseError;
+
+pub use http::{FinraHttpError, HttpClient};
+
+/// The answer for one file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fetched<T> {
+    Published(T),
+    /// 404, or the 403 + S3 `AccessDenied` XML FINRA's CDN gives for a file it does not have
+    /// (holiday, not posted yet, facility not yet in existence), or no such file in the mirror.
+    NotPublished,
+}
+
+/// A file that could not be obtained or used.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Http(#[from] FinraHttpError),
+    #[error("{error} [{location}, {attempts} attempt(s)]")]
+    Parse {
+        location: String,
+        attempts: u32,
+        error: ParseError,
+    },
+    #[error("cannot read {path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+}
+
+/// FINRA's CDN or a local mirror.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Http(HttpClient),
+    File(file::FileMirror),
+}
+
+impl Source {
+    /// The source the settings describe. Builds the HTTP client once; it is reused for every file.
+    pub fn new(settings: &Settings) -> Result<Source, SourceError> {
+        if settings.is_file_mirror() {
+            Ok(Source::File(file::FileMirror::new(&settings.base_url)?))
+        } else {
+            Ok(Source::Http(HttpClient::new(
+                &settings.base_url,
+                &settings.http,
+            )?))
+        }
+    }
+
+    /// Fetches `path` (relative to the base) and parses it with `parse`.
+    pub async fn fetch<T>(
+        &self,
+        path: &str,
+        parse: impl Fn(&[u8]) -> Result<T, ParseError>,
+    ) -> Result<Fetched<T>, SourceError> {
+        match self {
+            Source::Http(client) => client.fetch(path, parse).await,
+            Source::File(mirror) => mirror.fetch(path, parse).await,
+        }
+    }
+
+    /// Where `path` lives, for messages.
+    pub fn locate(&self, path: &str) -> String {
+        match self {
+            Source::Http(client) => client.url_for(path).to_string(),
+            Source::File(mirror) => mirror.path_for(path).display().to_string(),
+        }
+    }
+}
+
+/// `regsho/daily/{FACILITY}shvolYYYYMMDD.txt`
+pub fn regsho_path(facility: Facility, date: NaiveDate) -> String {
+    format!("regsho/daily/{}", regsho_file_name(facility, date))
+}
+
+/// `{FACILITY}shvolYYYYMMDD.txt`, FINRA's own file name.
+pub fn regsho_file_name(facility: Facility, date: NaiveDate) -> String {
+    format!("{}shvol{}.txt", facility.code(), date.format("%Y%m%d"))
+}
+
+/// `ATS/ATS_W_Summary_YYYYMMDD.zip`, keyed by the Monday that starts the week. FINRA keys its
+/// weekly data by `weekStartDate` (always a Monday, even when Monday is a holiday), so the mirror
+/// does too: every session of a week maps to one file.
+pub fn ats_zip_path(week_start: NaiveDate) -> String {
+    format!("ATS/{}", ats_zip_file_name(week_start))
+}
+
+pub fn ats_zip_file_name(week_start: NaiveDate) -> String {
+    format!("ATS_W_Summary_{}.zip", week_start.format("%Y%m%d"))
+}

@@ -1,0 +1,109 @@
+//! In-memory store: the default when nothing is configured, and a reference for the contract.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+
+use super::{check_dates, merged, Discovery, Store, StoreError, StoredRow, UpsertSummary};
+use crate::features::FeatureRow;
+
+type Rows = BTreeMap<(NaiveDate, String), StoredRow>;
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    rows: Mutex<Rows>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Rows>, StoreError> {
+        self.rows
+            .lock()
+            .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    fn describe(&self) -> String {
+        "memory:".into()
+    }
+
+    async fn init(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn discover_symbols(
+        &self,
+        trade_date: NaiveDate,
+        which: Discovery,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = self.lock()?;
+        Ok(rows
+            .range((trade_date, String::new())..)
+            .take_while(|((d, _), _)| *d == trade_date)
+            .filter(|(_, r)| {
+                which == Discovery::All
+                    || r.short_vol_share.is_none()
+                    || r.short_exempt_share.is_none()
+                    || r.ats_share_of_total.is_none()
+            })
+            .map(|((_, s), _)| s.clone())
+            .collect())
+    }
+
+    async fn upsert(
+        &self,
+        trade_date: NaiveDate,
+        rows: &[FeatureRow],
+    ) -> Result<UpsertSummary, StoreError> {
+        let started = Instant::now();
+        check_dates("memory:", trade_date, rows)?;
+        let mut stored = self.lock()?;
+        let mut summary = UpsertSummary {
+            rows: rows.len(),
+            batches: 1,
+            ..UpsertSummary::default()
+        };
+        for row in rows {
+            let key = (trade_date, row.symbol.clone());
+            let old = stored.get(&key);
+            if old.is_some() {
+                summary.updated += 1;
+            } else {
+                summary.inserted += 1;
+            }
+            let new = StoredRow {
+                symbol: row.symbol.clone(),
+                trade_date,
+                short_vol_share: merged(row.short_vol_share, old.and_then(|o| o.short_vol_share)),
+                short_exempt_share: merged(
+                    row.short_exempt_share,
+                    old.and_then(|o| o.short_exempt_share),
+                ),
+                ats_share_of_total: merged(
+                    row.ats_share_of_total,
+                    old.and_then(|o| o.ats_share_of_total),
+                ),
+            };
+            stored.insert(key, new);
+        }
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    }
+
+    async fn read(&self, trade_date: NaiveDate) -> Result<Vec<StoredRow>, StoreError> {
+        let rows = self.lock()?;
+        Ok(rows
+            .range((trade_date, String::new())..)
+            .take_while(|((d, _), _)| *d == trade_date)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+}

@@ -1,0 +1,185 @@
+//! Embedded SQLite store (`sqlite:PATH`): persistence on a machine with nothing configured.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use rusqlite::{params, Connection};
+
+use super::{check_dates, Discovery, Store, StoreError, StoredRow, UpsertSummary};
+use crate::features::FeatureRow;
+
+/// SQLite's version of `migrations/001_daily_features.sql`. `symbol` compares bytewise (BINARY
+/// collation), so `CPK` and `CpK` are distinct keys.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS daily_features (
+    symbol              TEXT NOT NULL,
+    trade_date          TEXT NOT NULL,
+    short_vol_share     REAL CHECK (short_vol_share BETWEEN 0 AND 1),
+    short_exempt_share  REAL CHECK (short_exempt_share BETWEEN 0 AND 1),
+    ats_share_of_total  REAL CHECK (ats_share_of_total BETWEEN 0 AND 1),
+    PRIMARY KEY (symbol, trade_date)
+);
+CREATE INDEX IF NOT EXISTS daily_features_trade_date ON daily_features (trade_date);
+";
+
+/// A pending cell (flag true) keeps the stored value; any other cell replaces it.
+const UPSERT: &str = "
+INSERT INTO daily_features (symbol, trade_date, short_vol_share, short_exempt_share, ats_share_of_total)
+VALUES (?1, ?2, ?3, ?4, ?5)
+ON CONFLICT (symbol, trade_date) DO UPDATE SET
+    short_vol_share    = CASE WHEN ?6 THEN daily_features.short_vol_share    ELSE excluded.short_vol_share    END,
+    short_exempt_share = CASE WHEN ?7 THEN daily_features.short_exempt_share ELSE excluded.short_exempt_share END,
+    ats_share_of_total = CASE WHEN ?8 THEN daily_features.ats_share_of_total ELSE excluded.ats_share_of_total END
+";
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and its parent directory.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let name = format!("sqlite:{}", path.display());
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::new(&name, format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let conn = Connection::open(&path).map_err(|e| StoreError::new(&name, e.to_string()))?;
+        // WAL lets readers (a notebook, sqlite3) look while a backfill writes.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .and_then(|_| conn.pragma_update(None, "synchronous", "NORMAL"))
+            .and_then(|_| conn.busy_timeout(std::time::Duration::from_secs(10)))
+            .map_err(|e| StoreError::new(&name, e.to_string()))?;
+        Ok(SqliteStore {
+            path,
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `work` on the connection off the async executor.
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = Arc::clone(&self.conn);
+        let name = self.describe();
+        let failed = |m: String| StoreError::new(name.clone(), m);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| "a previous writer panicked".to_string())?;
+            work(&mut guard).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .map_err(failed)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+
+    async fn init(&self) -> Result<(), StoreError> {
+        self.with_conn(|c| c.execute_batch(SCHEMA)).await
+    }
+
+    async fn discover_symbols(
+        &self,
+        trade_date: NaiveDate,
+        which: Discovery,
+    ) -> Result<Vec<String>, StoreError> {
+        let sql = match which {
+            Discovery::All => "SELECT symbol FROM daily_features WHERE trade_date = ?1 ORDER BY symbol",
+            Discovery::MissingFeatures => {
+                "SELECT symbol FROM daily_features WHERE trade_date = ?1
+                 AND (short_vol_share IS NULL OR short_exempt_share IS NULL OR ats_share_of_total IS NULL)
+                 ORDER BY symbol"
+            }
+        };
+        self.with_conn(move |c| {
+            let mut stmt = c.prepare(sql)?;
+            let rows = stmt.query_map([trade_date.to_string()], |r| r.get(0))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn upsert(
+        &self,
+        trade_date: NaiveDate,
+        rows: &[FeatureRow],
+    ) -> Result<UpsertSummary, StoreError> {
+        let started = Instant::now();
+        check_dates(&self.describe(), trade_date, rows)?;
+        let rows = rows.to_vec();
+        let mut summary = self
+            .with_conn(move |c| {
+                let date = trade_date.to_string();
+                let tx = c.transaction()?;
+                let existing: HashSet<String> = {
+                    let mut stmt =
+                        tx.prepare("SELECT symbol FROM daily_features WHERE trade_date = ?1")?;
+                    let found = stmt.query_map([&date], |r| r.get(0))?;
+                    found.collect::<rusqlite::Result<_>>()?
+                };
+                {
+                    let mut stmt = tx.prepare(UPSERT)?;
+                    for r in &rows {
+                        stmt.execute(params![
+                            r.symbol,
+                            date,
+                            r.short_vol_share.value(),
+                            r.short_exempt_share.value(),
+                            r.ats_share_of_total.value(),
+                            r.short_vol_share.is_pending(),
+                            r.short_exempt_share.is_pending(),
+                            r.ats_share_of_total.is_pending(),
+                        ])?;
+                    }
+                }
+                tx.commit()?;
+                let updated = rows.iter().filter(|r| existing.contains(&r.symbol)).count();
+                Ok(UpsertSummary {
+                    rows: rows.len(),
+                    inserted: rows.len() - updated,
+                    updated,
+                    batches: 1,
+                    elapsed: Default::default(),
+                })
+            })
+            .await?;
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    }
+
+    async fn read(&self, trade_date: NaiveDate) -> Result<Vec<StoredRow>, StoreError> {
+        self.with_conn(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT symbol, short_vol_share, short_exempt_share, ats_share_of_total
+                 FROM daily_features WHERE trade_date = ?1 ORDER BY symbol",
+            )?;
+            let rows = stmt.query_map([trade_date.to_string()], |r| {
+                Ok(StoredRow {
+                    symbol: r.get(0)?,
+                    trade_date,
+                    short_vol_share: r.get(1)?,
+                    short_exempt_share: r.get(2)?,
+                    ats_share_of_total: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+}

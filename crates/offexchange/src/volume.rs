@@ -1,0 +1,243 @@
+//! Share volumes as exact fixed-point numbers.
+//!
+//! FINRA's volumes are whole shares until 2026, then CNMS files carry up to six decimals
+//! (`431668.624869`) in every volume column. A [`Volume`] stores millionths of a share in a `u64`,
+//! so sums across facility files are exact and nothing is rounded before the one division that
+//! makes a ratio. A value with more than six decimals is refused rather than truncated.
+
+use std::fmt;
+use std::ops::Add;
+
+/// Millionths of a share per share.
+const SCALE: u64 = 1_000_000;
+const DECIMALS: usize = 6;
+
+/// A non-negative share volume, exact to a millionth of a share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub struct Volume(u64);
+
+/// Why a volume field could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VolumeError {
+    #[error("empty")]
+    Empty,
+    #[error("negative")]
+    Negative,
+    #[error("not a number")]
+    NotANumber,
+    #[error("more than {DECIMALS} decimals")]
+    TooPrecise,
+    #[error("too large")]
+    Overflow,
+}
+
+impl Volume {
+    pub const ZERO: Volume = Volume(0);
+
+    /// Parses FINRA's decimal text: `123`, `123.5`, `431668.624869`; also Java's
+    /// `1.0439495945685266E10` (the Query API's doubles) when the exponent leaves at most six
+    /// decimals.
+    ///
+    /// ```
+    /// use offexchange::volume::Volume;
+    /// assert_eq!(Volume::parse(b"1.5").unwrap(), Volume::from_micros(1_500_000));
+    /// assert!(Volume::parse(b"-1").is_err());
+    /// ```
+    pub fn parse(text: &[u8]) -> Result<Volume, VolumeError> {
+        let text = trim(text);
+        if text.is_empty() {
+            return Err(VolumeError::Empty);
+        }
+        if text[0] == b'-' {
+            return Err(VolumeError::Negative);
+        }
+        let text = text.strip_prefix(b"+").unwrap_or(text);
+        let (mantissa, exponent) = match text.iter().position(|&b| b == b'e' || b == b'E') {
+            Some(i) => (&text[..i], parse_exponent(&text[i + 1..])?),
+            None => (text, 0),
+        };
+        let (int_part, frac_part) = match mantissa.iter().position(|&b| b == b'.') {
+            Some(i) => (&mantissa[..i], &mantissa[i + 1..]),
+            None => (mantissa, &mantissa[..0]),
+        };
+        if int_part.is_empty() && frac_part.is_empty() {
+            return Err(VolumeError::NotANumber);
+        }
+        // Shift the decimal point by the exponent, then read digits as millionths.
+        let digits = int_part.iter().chain(frac_part.iter());
+        let point = i64::try_from(int_part.len()).map_err(|_| VolumeError::Overflow)? + exponent;
+        let mut micros: u64 = 0;
+        let mut position: i64 = 0;
+        for &b in digits {
+            if !b.is_ascii_digit() {
+                return Err(VolumeError::NotANumber);
+            }
+            let digit = u64::from(b - b'0');
+            let decimals_after = position - point + 1;
+            position += 1;
+            if decimals_after > DECIMALS as i64 {
+                if digit != 0 {
+                    return Err(VolumeError::TooPrecise);
+                }
+                continue;
+            }
+            micros = micros
+                .checked_mul(10)
+                .and_then(|m| m.checked_add(digit))
+                .ok_or(VolumeError::Overflow)?;
+        }
+        // The kept digits end `decimals` places after the point (negative: short of it);
+        // scale them up to millionths.
+        let decimals = position.min(point + DECIMALS as i64) - point;
+        for _ in decimals..DECIMALS as i64 {
+            micros = micros.checked_mul(10).ok_or(VolumeError::Overflow)?;
+        }
+        Ok(Volume(micros))
+    }
+
+    pub const fn from_micros(micros: u64) -> Volume {
+        Volume(micros)
+    }
+
+    pub const fn from_shares(shares: u64) -> Volume {
+        Volume(shares * SCALE)
+    }
+
+    pub const fn micros(self) -> u64 {
+        self.0
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn checked_add(self, other: Volume) -> Option<Volume> {
+        self.0.checked_add(other.0).map(Volume)
+    }
+
+    /// `self / total`, or `None` when `total` is zero. The only rounding is the final `f64` one.
+    pub fn ratio_to(self, total: Volume) -> Option<f64> {
+        if total.0 == 0 {
+            return None;
+        }
+        Some(self.0 as f64 / total.0 as f64)
+    }
+}
+
+impl Add for Volume {
+    type Output = Volume;
+    /// Saturates: a sum past 18 trillion shares is not a real volume, and the ratio checks catch it.
+    fn add(self, other: Volume) -> Volume {
+        Volume(self.0.saturating_add(other.0))
+    }
+}
+
+impl fmt::Display for Volume {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (whole, frac) = (self.0 / SCALE, self.0 % SCALE);
+        if frac == 0 {
+            write!(f, "{whole}")
+        } else {
+            let frac = format!("{frac:06}");
+            write!(f, "{whole}.{}", frac.trim_end_matches('0'))
+        }
+    }
+}
+
+fn trim(text: &[u8]) -> &[u8] {
+    let start = text
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(text.len());
+    let end = text
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &text[start..end]
+}
+
+fn parse_exponent(text: &[u8]) -> Result<i64, VolumeError> {
+    let s = std::str::from_utf8(text).map_err(|_| VolumeError::NotANumber)?;
+    let e: i64 = s.parse().map_err(|_| VolumeError::NotANumber)?;
+    if e.abs() > 30 {
+        return Err(VolumeError::Overflow);
+    }
+    Ok(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn v(s: &str) -> Result<Volume, VolumeError> {
+        Volume::parse(s.as_bytes())
+    }
+
+    #[test]
+    fn whole_and_decimal_volumes() {
+        assert_eq!(v("0"), Ok(Volume(0)));
+        assert_eq!(v("8172"), Ok(Volume::from_shares(8172)));
+        assert_eq!(v("431668.624869"), Ok(Volume(431_668_624_869)));
+        assert_eq!(v("75178.750000"), Ok(Volume(75_178_750_000)));
+        assert_eq!(v(".5"), Ok(Volume(500_000)));
+        assert_eq!(v("12."), Ok(Volume(12_000_000)));
+        assert_eq!(v(" 7 "), Ok(Volume(7_000_000)));
+    }
+
+    #[test]
+    fn java_doubles_from_the_query_api() {
+        assert_eq!(
+            v("1.0439495945685266E10"),
+            Ok(Volume(10_439_495_945_685_266))
+        );
+        assert_eq!(v("1.04394959456852661E10"), Err(VolumeError::TooPrecise));
+        assert_eq!(
+            v("1.0439495945E10"),
+            Ok(Volume::from_shares(10_439_495_945))
+        );
+        assert_eq!(v("2.5E-1"), Ok(Volume(250_000)));
+        assert_eq!(v("1.0E7"), Ok(Volume::from_shares(10_000_000)));
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(v(""), Err(VolumeError::Empty));
+        assert_eq!(v("-3"), Err(VolumeError::Negative));
+        assert_eq!(v("1.0000001"), Err(VolumeError::TooPrecise));
+        assert_eq!(v("1.5000000"), Ok(Volume(1_500_000)));
+        assert_eq!(v("12a"), Err(VolumeError::NotANumber));
+        assert_eq!(v("."), Err(VolumeError::NotANumber));
+        assert_eq!(v("1.2.3"), Err(VolumeError::NotANumber));
+        assert_eq!(v("99999999999999999999"), Err(VolumeError::Overflow));
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in ["0", "8172", "431668.624869", "0.5", "20861512.334783"] {
+            assert_eq!(v(s).map(|x| x.to_string()), Ok(s.to_string()));
+        }
+    }
+
+    #[test]
+    fn ratio_has_a_single_rounding() {
+        let short = v("20861512.334783").unwrap();
+        let total = v("33183356.013124").unwrap();
+        let expected = 20_861_512_334_783_f64 / 33_183_356_013_124_f64;
+        assert_eq!(short.ratio_to(total), Some(expected));
+        assert_eq!(short.ratio_to(Volume::ZERO), None);
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let _ = Volume::parse(&bytes);
+        }
+
+        #[test]
+        fn integers_and_micros_parse_exactly(whole in 0u64..10_000_000_000, frac in 0u64..1_000_000) {
+            let text = format!("{whole}.{frac:06}");
+            prop_assert_eq!(Volume::parse(text.as_bytes()), Ok(Volume(whole * SCALE + frac)));
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! `offx-synth`: writes a deterministic synthetic FINRA mirror in FINRA's exact formats.
+//!
+//! Reg SHO files (`regsho/daily/{FACILITY}shvolYYYYMMDD.txt`, pipe-delimited, CRLF, record-count
+//! trailer, CNMS = FNSQ + FNQC + FNYX + FNRA per symbol) and weekly ATS ZIPs
+//! (`ATS/ATS_W_Summary_YYYYMMDD.zip`, FINRA's OTC Transparency field names, firm breakdown rows
+//! included so that double counting would show). Values are synthetic; formats are FINRA's.
+//!
+//! ```text
+//! offx-synth --out sample/mirror --sample             # the small demo/test mirror
+//! offx-synth --out /tmp/big --from 2024-01-02 --to 2024-12-31 --symbols 12000
+//! ```
+
+mod symbols;
+mod write;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
+use clap::Parser;
+
+use offexchange::config::Facility;
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Write a deterministic synthetic FINRA mirror (Reg SHO + weekly ATS ZIPs)"
+)]
+struct Args {
+    /// Directory to write the mirror into (created if needed).
+    #[arg(long)]
+    out: PathBuf,
+    /// The demo mirror: weeks of 2024-03-25 (Good Friday) and 2024-04-01, 300 symbols, CNMS and
+    /// FNQC missing on 2024-03-27, one symbol (BADX) with ShortVolume > TotalVolume on 2024-04-01.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    sample: bool,
+    /// First date (inclusive).
+    #[arg(long)]
+    from: Option<NaiveDate>,
+    /// Last date (inclusive).
+    #[arg(long)]
+    to: Option<NaiveDate>,
+    /// Number of symbols per session.
+    #[arg(long, default_value_t = 300)]
+    symbols: usize,
+    /// Seed of the generator: the same seed writes the same bytes.
+    #[arg(long, default_value_t = 20240401)]
+    seed: u64,
+    /// Files to leave out, as FACILITY:YYYY-MM-DD (repeatable).
+    #[arg(long = "missing", value_parser = parse_missing)]
+    missing: Vec<(Facility, NaiveDate)>,
+}
+
+fn parse_missing(text: &str) -> Result<(Facility, NaiveDate), String> {
+    let (code, date) = text.split_once(':').ok_or("expected FACILITY:YYYY-MM-DD")?;
+    let facility = Facility::ALL
+        .into_iter()
+        .find(|f| f.code() == code)
+        .ok_or_else(|| format!("unknown facility {code}"))?;
+    let date = date.parse().map_err(|e| format!("bad date {date}: {e}"))?;
+    Ok((facility, date))
+}
+
+fn main() -> Result<()> {
+    let mut args = Args::parse();
+    let mut plan = write::Plan {
+        seed: args.seed,
+        symbols: symbols::universe(args.symbols, args.seed),
+        missing: std::mem::take(&mut args.missing),
+        short_over_total: Vec::new(),
+    };
+    let (from, to) = if args.sample {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).context("valid date");
+        plan.missing.push((Facility::Cnms, d(2024, 3, 27)?));
+        plan.missing.push((Facility::Fnqc, d(2024, 3, 27)?));
+        plan.short_over_total
+            .push(("BADX".to_string(), d(2024, 4, 1)?));
+        if !plan.symbols.iter().any(|s| s.regsho == "BADX") {
+            plan.symbols.push(symbols::Symbol::nms("BADX", 1));
+        }
+        (d(2024, 3, 25)?, d(2024, 4, 5)?)
+    } else {
+        match (args.from, args.to) {
+            (Some(f), Some(t)) if f <= t => (f, t),
+            (Some(_), Some(_)) => bail!("--from must not be after --to"),
+            _ => bail!("give --sample, or both --from and --to"),
+        }
+    };
+    let stats = write::mirror(&args.out, from, to, &plan)?;
+    println!(
+        "wrote {} Reg SHO files and {} ATS ZIPs ({} sessions, {} symbols, {:.1} MB) to {}",
+        stats.regsho_files,
+        stats.ats_files,
+        stats.sessions,
+        plan.symbols.len(),
+        stats.bytes as f64 / 1e6,
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! Command-line grammar.
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "offx",
+    version,
+    about = "FINRA off-exchange features (short volume share, short exempt share, ATS share) per symbol and trading day",
+    long_about = None,
+    after_help = "Every FINRA_* setting is read from the environment (and .env); a flag overrides it.\n\
+                  Exit codes: 0 ok, 2 usage, 3 configuration, 4 FINRA (network or data), 5 store, 1 other."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct Global {
+    /// FINRA CDN root or a file:// mirror [env: FINRA_BASE_URL] [default: https://cdn.finra.org/equity]
+    #[arg(long, global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Reg SHO market: TOT (all FINRA volume, composed), CNMS, FNSQ, FNQC, FNYX, FNRA, FORF
+    /// [env: FINRA_SHORT_VOLUME_MARKET] [default: TOT]
+    #[arg(long, global = true, value_name = "CODE")]
+    pub market: Option<String>,
+    /// Seconds per HTTP request [env: FINRA_HTTP_TIMEOUT] [default: 30]
+    #[arg(
+        long,
+        global = true,
+        allow_negative_numbers = true,
+        value_name = "SECS"
+    )]
+    pub timeout: Option<String>,
+    /// Retries after the first attempt [env: FINRA_HTTP_RETRIES] [default: 3]
+    #[arg(long, global = true, allow_negative_numbers = true, value_name = "N")]
+    pub retries: Option<String>,
+    /// Base seconds of the exponential backoff [env: FINRA_HTTP_BACKOFF] [default: 0.5]
+    #[arg(
+        long,
+        global = true,
+        allow_negative_numbers = true,
+        value_name = "SECS"
+    )]
+    pub backoff: Option<String>,
+    /// User-Agent sent to FINRA (its CDN refuses bare clients) [env: FINRA_HTTP_USER_AGENT]
+    #[arg(long, global = true, value_name = "TEXT")]
+    pub user_agent: Option<String>,
+    /// More detail: every skipped line and invariant violation (-vv: debug logs)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors on stderr
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Compute one trading session's features, print them, and store them
+    Enrich(EnrichArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EnrichArgs {
+    /// Trading date, YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: NaiveDate,
+    /// Only these symbols, comma-separated, exact (case-sensitive) FINRA spelling: AAPL,BRK/B
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub symbols: Option<Vec<String>>,
+    /// Store URL: sqlite:PATH, memory: [env: OFFX_STORE] [default: sqlite in the user data dir]
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Compute and print only; write nothing
+    #[arg(long, conflicts_with = "store")]
+    pub no_store: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned columns for people
+    Table,
+    /// symbol,trade_date,short_vol_share,short_exempt_share,ats_share_of_total (null = empty)
+    Csv,
+    /// One JSON document: rows, coverage, data quality, store summary
+    Json,
+}

@@ -1,0 +1,46 @@
+//! Exit codes and one-line error rendering.
+
+use offexchange::{ConfigError, EngineError, StoreError};
+
+pub const OTHER: u8 = 1;
+pub const CONFIG: u8 = 3;
+pub const FINRA: u8 = 4;
+pub const STORE: u8 = 5;
+
+/// The exit code for an error, by the layer that raised it.
+pub fn code(error: &anyhow::Error) -> u8 {
+    for cause in error.chain() {
+        if cause.is::<ConfigError>() {
+            return CONFIG;
+        }
+        if cause.is::<StoreError>() {
+            return STORE;
+        }
+        if let Some(engine) = cause.downcast_ref::<EngineError>() {
+            return match engine {
+                EngineError::Source(_) => FINRA,
+                EngineError::Store(_) => STORE,
+            };
+        }
+        if cause.is::<offexchange::source::SourceError>() {
+            return FINRA;
+        }
+    }
+    OTHER
+}
+
+/// `context: cause: cause`, without repeating a cause already contained in its parent's text.
+pub fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
