@@ -77,7 +77,23 @@ pub struct SessionReport {
     pub ats_unmatched: Vec<String>,
 }
 
+/// The ATS week of a session, as loaded (mapping onto symbols happens in [`assemble`]).
+#[derive(Debug, Clone)]
+pub struct AtsLoad {
+    /// `None`: not published.
+    pub week: Option<ats::AtsWeek>,
+    /// Every part (tier) of the week is published.
+    pub complete: bool,
+}
+
 impl SessionReport {
+    /// Adds the files, coverage remarks and data quality of a step's partial report.
+    pub fn absorb(&mut self, part: SessionReport) {
+        self.files.extend(part.files);
+        self.coverage.extend(part.coverage);
+        self.quality.extend(part.quality);
+    }
+
     pub fn files_fetched(&self) -> usize {
         self.files.iter().filter(|f| f.published).count()
     }
@@ -149,68 +165,58 @@ impl Engine {
         })
     }
 
-    /// Fetches and computes one session (no store involved).
+    /// Fetches and computes one session (no store involved). The Reg SHO files and the ATS week
+    /// are fetched concurrently.
     pub async fn compute(
         &self,
         trade_date: NaiveDate,
         symbols: Option<&[String]>,
         extra_symbols: &[String],
     ) -> Result<(Vec<FeatureRow>, SessionReport), EngineError> {
-        let mut report = SessionReport {
+        let mut report = self.new_report(trade_date, symbols);
+        let (mut regsho_part, mut ats_part) = (SessionReport::default(), SessionReport::default());
+        let (regsho, ats) = futures::try_join!(
+            self.load_regsho(trade_date, &mut regsho_part),
+            self.load_ats(trade_date, &mut ats_part)
+        )?;
+        report.absorb(regsho_part);
+        report.absorb(ats_part);
+        let rows = assemble(
+            trade_date,
+            &regsho,
+            &ats,
+            symbols,
+            extra_symbols,
+            &mut report,
+        );
+        Ok((rows, report))
+    }
+
+    /// An empty report for `trade_date`, to be filled by the steps below.
+    pub fn new_report(&self, trade_date: NaiveDate, symbols: Option<&[String]>) -> SessionReport {
+        SessionReport {
             trade_date: Some(trade_date),
             market: self.settings.market.to_string(),
             symbols_requested: symbols.map(<[String]>::len),
             ..SessionReport::default()
-        };
-        let regsho = self.load_regsho(trade_date, &mut report).await?;
-        let mut derived = FileQuality::new("computed features");
-        let ats = self
-            .load_ats(trade_date, &regsho, &mut report, &mut derived)
-            .await?;
-
-        let all: Vec<String>;
-        let universe = match symbols {
-            Some(list) => Universe::Only(list),
-            None if extra_symbols.is_empty() => Universe::All,
-            None => {
-                let mut union: HashSet<&str> = regsho.volumes.keys().map(String::as_str).collect();
-                union.extend(ats.volumes.keys().map(String::as_str));
-                union.extend(extra_symbols.iter().map(String::as_str));
-                all = union.into_iter().map(str::to_string).collect();
-                Universe::Only(&all)
-            }
-        };
-        let rows = features::compute(trade_date, &regsho, &ats, universe, &mut derived);
-        derived.rows_read = rows.len() as u64;
-        report.symbols_found = rows
-            .iter()
-            .filter(|r| {
-                regsho.volumes.contains_key(&r.symbol) || ats.volumes.contains_key(&r.symbol)
-            })
-            .count();
-        if let Some(list) = symbols {
-            report.symbol_notes = symbol_notes(list, &regsho, &ats);
         }
-        report.ats_unmatched = ats.unmatched;
-        if !derived.is_clean() {
-            report.quality.push(derived);
-        }
-        Ok((rows, report))
     }
 
-    async fn load_regsho(
+    /// Step 1 of a session: the day's Reg SHO data for the configured market.
+    pub async fn load_regsho(
         &self,
         date: NaiveDate,
         report: &mut SessionReport,
     ) -> Result<RegShoDay, EngineError> {
-        let facility = match self.settings.market {
-            Market::Facility(f) => f,
-            Market::Tot => return self.load_tot(date, report).await,
-        };
-        let files = self.fetch_regsho(date, &[facility], report).await?;
-        let published: Vec<_> = files.iter().flatten().collect();
-        let complete = published.len() == files.len();
-        Ok(RegShoDay::combine(published, complete))
+        match self.settings.market {
+            Market::Facility(facility) => {
+                let files = self.fetch_regsho(date, &[facility], report).await?;
+                let published: Vec<_> = files.iter().flatten().collect();
+                let complete = published.len() == files.len();
+                Ok(RegShoDay::combine(published, complete))
+            }
+            Market::Tot => self.load_tot(date, report).await,
+        }
     }
 
     async fn load_tot(
@@ -306,13 +312,12 @@ impl Engine {
         Ok(out)
     }
 
-    async fn load_ats(
+    /// Step 2 of a session (independent of step 1): the ATS week that contains the day.
+    pub async fn load_ats(
         &self,
         date: NaiveDate,
-        regsho: &RegShoDay,
         report: &mut SessionReport,
-        derived: &mut FileQuality,
-    ) -> Result<AtsDay, EngineError> {
+    ) -> Result<AtsLoad, EngineError> {
         let monday = calendar::week_start(date);
         let path = source::ats_zip_path(monday);
         let name = source::ats_zip_file_name(monday);
@@ -330,7 +335,10 @@ impl Engine {
                     rows: Some(week.quality.rows_read),
                 });
                 report.quality.push(week.quality.clone());
-                AtsDay::map(&week, regsho, true, derived)
+                AtsLoad {
+                    week: Some(week),
+                    complete: true,
+                }
             }
             Fetched::NotPublished => {
                 report.coverage.push(format!(
@@ -342,10 +350,58 @@ impl Engine {
                     published: false,
                     rows: None,
                 });
-                AtsDay::not_published()
+                AtsLoad {
+                    week: None,
+                    complete: false,
+                }
             }
         })
     }
+}
+
+/// Step 3 of a session: maps the ATS week onto the day's symbols and computes the rows.
+///
+/// `symbols`: exactly these; `None`: every symbol in the data plus `extra_symbols` (the ones a
+/// store already holds for the date).
+pub fn assemble(
+    trade_date: NaiveDate,
+    regsho: &RegShoDay,
+    ats: &AtsLoad,
+    symbols: Option<&[String]>,
+    extra_symbols: &[String],
+    report: &mut SessionReport,
+) -> Vec<FeatureRow> {
+    let mut derived = FileQuality::new("computed features");
+    let ats = match &ats.week {
+        Some(week) => AtsDay::map(week, regsho, ats.complete, &mut derived),
+        None => AtsDay::not_published(),
+    };
+    let all: Vec<String>;
+    let universe = match symbols {
+        Some(list) => Universe::Only(list),
+        None if extra_symbols.is_empty() => Universe::All,
+        None => {
+            let mut union: HashSet<&str> = regsho.volumes.keys().map(String::as_str).collect();
+            union.extend(ats.volumes.keys().map(String::as_str));
+            union.extend(extra_symbols.iter().map(String::as_str));
+            all = union.into_iter().map(str::to_string).collect();
+            Universe::Only(&all)
+        }
+    };
+    let rows = features::compute(trade_date, regsho, &ats, universe, &mut derived);
+    derived.rows_read = rows.len() as u64;
+    report.symbols_found = rows
+        .iter()
+        .filter(|r| regsho.volumes.contains_key(&r.symbol) || ats.volumes.contains_key(&r.symbol))
+        .count();
+    if let Some(list) = symbols {
+        report.symbol_notes = symbol_notes(list, regsho, &ats);
+    }
+    report.ats_unmatched = ats.unmatched;
+    if !derived.is_clean() {
+        report.quality.push(derived);
+    }
+    rows
 }
 
 /// For requested symbols with no exact match: say so, and name case-insensitive near misses.
