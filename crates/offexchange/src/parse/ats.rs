@@ -128,10 +128,12 @@ impl AtsWeek {
             entry.tier = record.tier;
             entry.last_update = entry.last_update.max(record.last_update);
         }
+        // Firm-level rows are expected in every full week: worth a debug line, not a warning.
         if breakdown_rows > 0 {
-            quality.note(format!(
+            tracing::debug!(
+                file = %quality.file,
                 "{breakdown_rows} firm-level rows ignored (breakdowns of the per-symbol totals)"
-            ));
+            );
         }
         if otc_rows == 0 && !symbols.is_empty() {
             quality.note("no OTC_W_SMBL rows: the week has no totals, ats_share_of_total is null");
@@ -366,7 +368,7 @@ mod tests {
         assert_eq!(aapl.otc, Some(Volume::from_shares(700)));
         assert_eq!(week.symbols["XYZ"].ats, None);
         assert_eq!(week.otc_rows, 2);
-        assert!(week.quality.notes[0].contains("3 firm-level rows ignored"));
+        assert_eq!(week.quality.rows_read, 3, "firm rows are not counted as used");
     }
 
     #[test]
