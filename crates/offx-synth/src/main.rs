@@ -1,25 +1,18 @@
-//! `offx-synth`: writes a deterministic synthetic FINRA mirror in FINRA's exact formats.
-//!
-//! Reg SHO files (`regsho/daily/{FACILITY}shvolYYYYMMDD.txt`, pipe-delimited, CRLF, record-count
-//! trailer, CNMS = FNSQ + FNQC + FNYX + FNRA per symbol) and weekly ATS ZIPs
-//! (`ATS/ATS_W_Summary_YYYYMMDD.zip`, FINRA's OTC Transparency field names, firm breakdown rows
-//! included so that double counting would show). Values are synthetic; formats are FINRA's.
+//! `offx-synth`: writes a deterministic synthetic FINRA mirror (see the library docs).
 //!
 //! ```text
 //! offx-synth --out sample/mirror --sample             # the small demo/test mirror
 //! offx-synth --out /tmp/big --from 2024-01-02 --to 2024-12-31 --symbols 12000
 //! ```
 
-mod symbols;
-mod write;
-
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use chrono::NaiveDate;
 use clap::Parser;
 
 use offexchange::config::Facility;
+use offx_synth::{sample_plan, symbols, write};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -63,25 +56,19 @@ fn parse_missing(text: &str) -> Result<(Facility, NaiveDate), String> {
 
 fn main() -> Result<()> {
     let mut args = Args::parse();
-    let mut plan = write::Plan {
-        seed: args.seed,
-        symbols: symbols::universe(args.symbols, args.seed),
-        missing: std::mem::take(&mut args.missing),
-        short_over_total: Vec::new(),
-    };
-    let (from, to) = if args.sample {
-        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).context("valid date");
-        plan.missing.push((Facility::Cnms, d(2024, 3, 27)?));
-        plan.missing.push((Facility::Fnqc, d(2024, 3, 27)?));
-        plan.short_over_total
-            .push(("BADX".to_string(), d(2024, 4, 1)?));
-        if !plan.symbols.iter().any(|s| s.regsho == "BADX") {
-            plan.symbols.push(symbols::Symbol::nms("BADX", 1));
-        }
-        (d(2024, 3, 25)?, d(2024, 4, 5)?)
+    let (plan, from, to) = if args.sample {
+        let (mut plan, from, to) = sample_plan(args.symbols, args.seed);
+        plan.missing.append(&mut args.missing);
+        (plan, from, to)
     } else {
+        let plan = write::Plan {
+            seed: args.seed,
+            symbols: symbols::universe(args.symbols, args.seed),
+            missing: std::mem::take(&mut args.missing),
+            short_over_total: Vec::new(),
+        };
         match (args.from, args.to) {
-            (Some(f), Some(t)) if f <= t => (f, t),
+            (Some(f), Some(t)) if f <= t => (plan, f, t),
             (Some(_), Some(_)) => bail!("--from must not be after --to"),
             _ => bail!("give --sample, or both --from and --to"),
         }
