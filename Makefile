@@ -18,7 +18,7 @@ sample:
 	$(CARGO) run -q --release -p offx-synth -- --out $(SAMPLE) --sample
 
 ## Every check CI runs: formatting, clippy, and all tests.
-test: lint test-rust
+test: lint test-rust test-python
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -29,7 +29,40 @@ test-rust:
 
 ## Benchmarks (numbers, not pass/fail).
 bench:
-	$(CARGO) bench -p offexchange --bench parse
+	$(CARGO) bench -p offx-bench
+	$(CARGO) bench -p offexchange --bench store
 
 clean:
 	rm -rf sample target
+
+## Python: the offexchange wheel (PyO3, abi3) in .venv, the Prefect flow, and their tests.
+VENV := .venv
+PY := $(VENV)/bin/python
+WHEELS := target/wheels/offexchange-py
+
+.PHONY: py-install test-python py-demo
+
+# The venv and the pinned tools of requirements-dev.txt (again whenever that file changes).
+$(VENV)/.requirements: requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## Builds the wheel with maturin and installs it into .venv.
+py-install: $(VENV)/.requirements
+	rm -rf $(WHEELS)
+	$(PY) -m maturin build --release -i $(PY) -o $(WHEELS)
+	$(PY) -m pip install -q --disable-pip-version-check --force-reinstall --no-deps $(WHEELS)/offexchange-*.whl
+
+## pytest (binding, flow, and a real Prefect server end to end) and mypy (package, stubs, flow).
+test-python: py-install
+	test -d $(SAMPLE)/regsho || $(MAKE) sample
+	$(CARGO) build -q --release -p offx
+	PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 $(PY) -m pytest tests/python -q --durations=5
+	$(PY) -m mypy
+
+## The flow's first seed command on the sample mirror (Prefect starts a temporary server).
+py-demo: py-install
+	test -d $(SAMPLE)/regsho || $(MAKE) sample
+	FINRA_BASE_URL=file://$(CURDIR)/$(SAMPLE) PREFECT_SERVER_ANALYTICS_ENABLED=false \
+		$(PY) -c "from datetime import date; from flows.compute_offexchange_features import compute_offexchange_features; print(compute_offexchange_features(date(2024, 4, 1), persist=False))"

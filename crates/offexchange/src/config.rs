@@ -16,8 +16,14 @@ pub const ENV_TIMEOUT: &str = "FINRA_HTTP_TIMEOUT";
 pub const ENV_RETRIES: &str = "FINRA_HTTP_RETRIES";
 pub const ENV_BACKOFF: &str = "FINRA_HTTP_BACKOFF";
 pub const ENV_USER_AGENT: &str = "FINRA_HTTP_USER_AGENT";
+pub const ENV_API_BASE_URL: &str = "FINRA_API_BASE_URL";
+pub const ENV_ATS_SOURCE: &str = "FINRA_ATS_SOURCE";
 
 pub const DEFAULT_BASE_URL: &str = "https://cdn.finra.org/equity";
+/// FINRA's Query API, which serves the OTC Transparency (ATS / non-ATS) weekly data.
+pub const DEFAULT_API_BASE_URL: &str = "https://api.finra.org";
+/// The host of FINRA's own CDN: with `FINRA_ATS_SOURCE=auto`, this base means the Query API.
+pub const FINRA_CDN_HOST: &str = "cdn.finra.org";
 pub const DEFAULT_TIMEOUT_SECS: f64 = 30.0;
 pub const DEFAULT_RETRIES: u32 = 3;
 pub const DEFAULT_BACKOFF_SECS: f64 = 0.5;
@@ -133,6 +139,50 @@ impl fmt::Display for Market {
     }
 }
 
+/// Where the weekly ATS / non-ATS volumes come from (`FINRA_ATS_SOURCE`).
+///
+/// FINRA publishes no weekly ZIP on its CDN: `ATS/ATS_W_Summary_YYYYMMDD.zip` is this project's
+/// mirror layout. FINRA itself serves the weekly data only through its Query API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AtsSource {
+    /// `api` when `FINRA_BASE_URL` is FINRA's own CDN (`cdn.finra.org`), `zip` for any other
+    /// base (a mirror, `file://`), so the mirror layout keeps working offline.
+    #[default]
+    Auto,
+    /// FINRA's Query API at `FINRA_API_BASE_URL`.
+    Api,
+    /// The mirror's `ATS/ATS_W_Summary_YYYYMMDD.zip` under `FINRA_BASE_URL`.
+    Zip,
+}
+
+impl AtsSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AtsSource::Auto => "auto",
+            AtsSource::Api => "api",
+            AtsSource::Zip => "zip",
+        }
+    }
+}
+
+impl FromStr for AtsSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(AtsSource::Auto),
+            "api" => Ok(AtsSource::Api),
+            "zip" => Ok(AtsSource::Zip),
+            _ => Err("expected auto, api or zip".to_string()),
+        }
+    }
+}
+
+impl fmt::Display for AtsSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How the HTTP client behaves: one value, made once, shared by every request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpSettings {
@@ -162,6 +212,10 @@ pub struct Settings {
     pub base_url: Url,
     pub market: Market,
     pub http: HttpSettings,
+    /// FINRA's Query API root (`https://api.finra.org`), without trailing slash.
+    pub api_base_url: Url,
+    /// As configured; [`Settings::effective_ats_source`] resolves `Auto`.
+    pub ats_source: AtsSource,
 }
 
 impl Default for Settings {
@@ -170,6 +224,8 @@ impl Default for Settings {
             base_url: Url::parse(DEFAULT_BASE_URL).expect("the default URL is valid"),
             market: Market::Tot,
             http: HttpSettings::default(),
+            api_base_url: Url::parse(DEFAULT_API_BASE_URL).expect("the default URL is valid"),
+            ats_source: AtsSource::Auto,
         }
     }
 }
@@ -220,7 +276,36 @@ impl Settings {
             }
             settings.http.user_agent = raw.trim().to_string();
         }
+        if let Some(raw) = get(ENV_API_BASE_URL) {
+            settings.api_base_url = parse_api_base_url(&raw)?;
+        }
+        if let Some(raw) = get(ENV_ATS_SOURCE) {
+            settings.ats_source = raw
+                .trim()
+                .parse()
+                .map_err(|why: String| ConfigError::new(ENV_ATS_SOURCE, &raw, why))?;
+        }
         Ok(settings)
+    }
+
+    /// The ATS source actually used: `Api` or `Zip`, never `Auto`.
+    ///
+    /// `Auto` is `Api` exactly when the base URL is FINRA's own CDN (`cdn.finra.org`), where no
+    /// weekly ZIP exists, and `Zip` for any other base (a mirror, `file://`).
+    ///
+    /// ```
+    /// use offexchange::config::{AtsSource, Settings};
+    /// let mut s = Settings::default();
+    /// assert_eq!(s.effective_ats_source(), AtsSource::Api);
+    /// s.base_url = "file:///data/finra".parse().unwrap();
+    /// assert_eq!(s.effective_ats_source(), AtsSource::Zip);
+    /// ```
+    pub fn effective_ats_source(&self) -> AtsSource {
+        match self.ats_source {
+            AtsSource::Auto if self.base_url.host_str() == Some(FINRA_CDN_HOST) => AtsSource::Api,
+            AtsSource::Auto => AtsSource::Zip,
+            chosen => chosen,
+        }
     }
 
     /// `true` when the base URL is a local directory rather than an HTTP server.
@@ -250,6 +335,20 @@ fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
             ENV_BASE_URL,
             raw,
             "expected an http(s):// URL or a file:// directory",
+        )),
+    }
+}
+
+fn parse_api_base_url(raw: &str) -> Result<Url, ConfigError> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let url =
+        Url::parse(trimmed).map_err(|e| ConfigError::new(ENV_API_BASE_URL, raw, e.to_string()))?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some() => Ok(url),
+        _ => Err(ConfigError::new(
+            ENV_API_BASE_URL,
+            raw,
+            "expected an http(s):// URL (FINRA's Query API has no file:// form)",
         )),
     }
 }
@@ -290,6 +389,37 @@ mod tests {
         assert_eq!(s.market, Market::Tot);
         assert_eq!(s.http.retries, 3);
         assert!(s.http.user_agent.starts_with("offexchange/"));
+        assert_eq!(s.api_base_url.as_str(), "https://api.finra.org/");
+        assert_eq!(s.ats_source, AtsSource::Auto);
+        assert_eq!(s.effective_ats_source(), AtsSource::Api);
+    }
+
+    #[test]
+    fn auto_means_api_only_against_finras_own_cdn() {
+        let effective = |pairs: &[(&str, &str)]| from(pairs).unwrap().effective_ats_source();
+        assert_eq!(effective(&[]), AtsSource::Api);
+        assert_eq!(
+            effective(&[(ENV_BASE_URL, "https://cdn.finra.org/equity/")]),
+            AtsSource::Api
+        );
+        assert_eq!(
+            effective(&[(ENV_BASE_URL, "http://127.0.0.1:8080/equity")]),
+            AtsSource::Zip
+        );
+        assert_eq!(
+            effective(&[(ENV_BASE_URL, "file:///srv/mirror")]),
+            AtsSource::Zip
+        );
+        assert_eq!(
+            effective(&[
+                (ENV_BASE_URL, "file:///srv/mirror"),
+                (ENV_ATS_SOURCE, "api")
+            ]),
+            AtsSource::Api
+        );
+        assert_eq!(effective(&[(ENV_ATS_SOURCE, "zip")]), AtsSource::Zip);
+        let s = from(&[(ENV_API_BASE_URL, "http://127.0.0.1:9/api/")]).unwrap();
+        assert_eq!(s.api_base_url.as_str(), "http://127.0.0.1:9/api");
     }
 
     #[test]
@@ -323,6 +453,10 @@ mod tests {
             (ENV_BASE_URL, "ftp://x.test/equity"),
             (ENV_RETRIES, "-2"),
             (ENV_BACKOFF, "NaN"),
+            (ENV_ATS_SOURCE, "API"),
+            (ENV_ATS_SOURCE, "ftp"),
+            (ENV_API_BASE_URL, "api.finra.org"),
+            (ENV_API_BASE_URL, "file:///tmp/api"),
         ];
         for (var, value) in cases {
             let err = from(&[(var, value)]).expect_err(value);

@@ -316,6 +316,7 @@ mod tests {
                     ats: a.map(Volume::from_shares),
                     otc: o.map(Volume::from_shares),
                     last_update: None,
+                    initial_published: None,
                 };
                 (s.to_string(), w)
             })

@@ -19,9 +19,12 @@
 //! [`session::Engine`] ties the pieces together for one trading date; the `offx` command line and
 //! the Python front are thin shells over it.
 
+pub mod backfill;
 pub mod calendar;
+pub mod catch_up;
 pub mod config;
 pub mod features;
+mod net;
 pub mod parse;
 pub mod quality;
 pub mod session;

@@ -16,17 +16,21 @@
 //! report, and symbols absent from an incomplete day are `Pending`, not null.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use futures::future::try_join_all;
 use serde::Serialize;
+use tokio::sync::Semaphore;
 
 use crate::calendar;
-use crate::config::{Facility, Market, Settings};
+use crate::config::{AtsSource, Facility, Market, Settings};
 use crate::features::{self, AtsDay, FeatureRow, RegShoDay, Universe};
 use crate::parse::{ats, regsho};
 use crate::quality::FileQuality;
-use crate::source::{self, Fetched, Source, SourceError};
+use crate::source::cache::{fetch_through, CacheUse, RawCache};
+use crate::source::finra_api::{self, FinraApi, TierRows};
+use crate::source::{self, Fetched, HttpClient, Source, SourceError};
 use crate::store::{Discovery, Store, StoreError, UpsertSummary};
 use crate::symbol::case_insensitive_matches;
 
@@ -124,12 +128,57 @@ pub enum SessionOutcome {
 pub struct Engine {
     settings: Settings,
     source: Source,
+    cache: Option<CacheUse>,
+    /// Bounds concurrent downloads across everything this engine (and its clones) does.
+    downloads: Option<Arc<Semaphore>>,
+    /// FINRA's Query API, when it is the ATS source ([`Settings::effective_ats_source`]).
+    ats_api: Option<FinraApi>,
 }
 
 impl Engine {
     pub fn new(settings: Settings) -> Result<Engine, EngineError> {
         let source = Source::new(&settings)?;
-        Ok(Engine { settings, source })
+        let ats_api = match settings.effective_ats_source() {
+            AtsSource::Api => Some(FinraApi::new(HttpClient::new(
+                &settings.api_base_url,
+                &settings.http,
+            )?)),
+            AtsSource::Zip | AtsSource::Auto => None,
+        };
+        Ok(Engine {
+            settings,
+            source,
+            cache: None,
+            downloads: None,
+            ats_api,
+        })
+    }
+
+    /// At most `limit` files downloading at once (a polite backfill).
+    pub fn with_download_limit(mut self, limit: usize) -> Engine {
+        self.downloads = Some(Arc::new(Semaphore::new(limit.max(1))));
+        self
+    }
+
+    /// Keeps FINRA's raw files in `cache`; `read`: serve from it too (bulk work), see
+    /// [`crate::source::cache`].
+    pub fn with_cache(mut self, cache: Option<RawCache>, read: bool) -> Engine {
+        self.cache = cache.map(|cache| CacheUse { cache, read });
+        self
+    }
+
+    /// Fetches a file under `FINRA_BASE_URL` through the raw-file cache (if any).
+    async fn fetch_file<T>(
+        &self,
+        path: &str,
+        parse: impl Fn(&[u8]) -> Result<T, crate::parse::ParseError>,
+    ) -> Result<Fetched<T>, SourceError> {
+        // A closed semaphore cannot happen (it is never closed); treat it as "no limit".
+        let _permit = match &self.downloads {
+            Some(limit) => limit.acquire().await.ok(),
+            None => None,
+        };
+        fetch_through(self.cache.as_ref(), &self.source, path, parse).await
     }
 
     pub fn settings(&self) -> &Settings {
@@ -278,8 +327,7 @@ impl Engine {
             let name = source::regsho_file_name(facility, date);
             async move {
                 let fetched = self
-                    .source
-                    .fetch(&path, |bytes| regsho::parse(&name, date, bytes))
+                    .fetch_file(&path, |bytes| regsho::parse(&name, date, bytes))
                     .await?;
                 Ok::<_, SourceError>((name, self.source.locate(&path), fetched))
             }
@@ -312,18 +360,21 @@ impl Engine {
         Ok(out)
     }
 
-    /// Step 2 of a session (independent of step 1): the ATS week that contains the day.
+    /// Step 2 of a session (independent of step 1): the ATS week that contains the day, from
+    /// FINRA's Query API or the mirror's weekly ZIP ([`Settings::effective_ats_source`]).
     pub async fn load_ats(
         &self,
         date: NaiveDate,
         report: &mut SessionReport,
     ) -> Result<AtsLoad, EngineError> {
         let monday = calendar::week_start(date);
+        if let Some(api) = &self.ats_api {
+            return self.load_ats_api(api, monday, report).await;
+        }
         let path = source::ats_zip_path(monday);
         let name = source::ats_zip_file_name(monday);
         let fetched = self
-            .source
-            .fetch(&path, |bytes| ats::parse_zip(&name, monday, bytes))
+            .fetch_file(&path, |bytes| ats::parse_zip(&name, monday, bytes))
             .await?;
         let location = self.source.locate(&path);
         Ok(match fetched {
@@ -355,6 +406,97 @@ impl Engine {
                     complete: false,
                 }
             }
+        })
+    }
+}
+
+impl Engine {
+    /// The ATS week from FINRA's Query API, tier by tier.
+    ///
+    /// FINRA publishes a week's tiers separately (Tier 1 about two weeks after the week, T2 and
+    /// OTCE about four), and lists what it has in the partitions endpoint. Only published tiers
+    /// are read (one paged query each, concurrently, once per week per engine: see
+    /// [`FinraApi::week`]); the week is `complete` once T1, T2 and OTCE all are. Until then a symbol absent from the rows read is `Pending` (its tier may be
+    /// the one still awaited), never null, and the coverage names the awaited tiers. No tier
+    /// published: no week at all (every ATS cell pending).
+    async fn load_ats_api(
+        &self,
+        api: &FinraApi,
+        monday: NaiveDate,
+        report: &mut SessionReport,
+    ) -> Result<AtsLoad, EngineError> {
+        let week = {
+            // One permit for the week's read (its tiers are read concurrently). A closed
+            // semaphore cannot happen (it is never closed); treat it as "no limit".
+            let _permit = match &self.downloads {
+                Some(limit) => limit.acquire().await.ok(),
+                None => None,
+            };
+            api.week(monday).await?
+        };
+        let location = api.weekly_summary_url().to_string();
+        let mut awaited: Vec<&str> = Vec::new();
+        let mut records = Vec::new();
+        for (tier, rows) in &week.tiers {
+            let file = format!("weeklySummary {monday} {tier}");
+            let rows = match rows {
+                TierRows::Rows(rows) => rows,
+                TierRows::Unlisted => {
+                    awaited.push(tier);
+                    continue;
+                }
+                TierRows::Empty => {
+                    // Listed but empty: FINRA is loading it, or withdrew it. Waiting is safe
+                    // (pending cells never overwrite); nulls would not be.
+                    report.coverage.push(format!(
+                        "{file}: FINRA lists the partition but answered 204 (no rows); \
+                         treated as not yet published"
+                    ));
+                    awaited.push(tier);
+                    continue;
+                }
+            };
+            report.files.push(FileStatus {
+                file,
+                location: location.clone(),
+                published: true,
+                rows: Some(rows.records.len() as u64),
+            });
+            records.extend(rows.records.iter().cloned());
+        }
+        for tier in &awaited {
+            report.files.push(FileStatus {
+                file: format!("weeklySummary {monday} {tier}"),
+                location: location.clone(),
+                published: false,
+                rows: None,
+            });
+        }
+        if !awaited.is_empty() {
+            report.coverage.push(format!(
+                "ATS week {monday}: {} awaited (not yet published by FINRA: Tier 1 appears about \
+                 two weeks after the week, T2 and OTCE about four)",
+                awaited.join(", ")
+            ));
+        }
+        if awaited.len() == finra_api::TIERS.len() {
+            return Ok(AtsLoad {
+                week: None,
+                complete: false,
+            });
+        }
+        let quality = FileQuality::new(format!("weeklySummary {monday}"));
+        let week = ats::AtsWeek::from_records(monday, records, quality).map_err(|error| {
+            SourceError::Parse {
+                location: location.clone(),
+                attempts: 1,
+                error,
+            }
+        })?;
+        report.quality.push(week.quality.clone());
+        Ok(AtsLoad {
+            week: Some(week),
+            complete: awaited.is_empty(),
         })
     }
 }

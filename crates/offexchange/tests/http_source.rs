@@ -29,11 +29,16 @@ fn settings(server: &MockServer, retries: u32) -> Settings {
     }
 }
 
-async fn fetch(server: &MockServer, retries: u32) -> Result<Fetched<regsho::RegShoFile>, SourceError> {
+async fn fetch(
+    server: &MockServer,
+    retries: u32,
+) -> Result<Fetched<regsho::RegShoFile>, SourceError> {
     let source = Source::new(&settings(server, retries)).unwrap();
     let date = NaiveDate::from_ymd_opt(2024, 4, 1).unwrap();
     source
-        .fetch(&PATH[1..], |b| regsho::parse("CNMSshvol20240401.txt", date, b))
+        .fetch(&PATH[1..], |b| {
+            regsho::parse("CNMSshvol20240401.txt", date, b)
+        })
         .await
 }
 
@@ -63,7 +68,10 @@ async fn a_published_file_is_parsed_and_the_user_agent_is_sent() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(PATH))
-        .and(header("user-agent", "offexchange-tests/1 (ops@example.test)"))
+        .and(header(
+            "user-agent",
+            "offexchange-tests/1 (ops@example.test)",
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_string(GOOD))
         .expect(1)
         .mount(&server)
@@ -83,14 +91,19 @@ async fn not_found_and_s3_access_denied_mean_not_published_without_retry() {
     ] {
         let (server, count) = scripted(vec![answer]).await;
         assert_eq!(fetch(&server, 3).await.unwrap(), Fetched::NotPublished);
-        assert_eq!(count.load(Ordering::SeqCst), 1, "no retry for an unpublished file");
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            1,
+            "no retry for an unpublished file"
+        );
     }
 }
 
 #[tokio::test]
 async fn any_other_403_is_a_refusal_naming_the_user_agent_setting() {
     for body in ["<html><body><h1>Request blocked</h1></body></html>", ""] {
-        let (server, count) = scripted(vec![ResponseTemplate::new(403).set_body_string(body)]).await;
+        let (server, count) =
+            scripted(vec![ResponseTemplate::new(403).set_body_string(body)]).await;
         let err = fetch(&server, 3).await.unwrap_err();
         let SourceError::Http(http) = &err else {
             panic!("expected an HTTP error, got {err}");
@@ -123,7 +136,10 @@ async fn a_5xx_then_success_recovers() {
         ResponseTemplate::new(200).set_body_string(GOOD),
     ])
     .await;
-    assert!(matches!(fetch(&server, 2).await.unwrap(), Fetched::Published(_)));
+    assert!(matches!(
+        fetch(&server, 2).await.unwrap(),
+        Fetched::Published(_)
+    ));
     assert_eq!(count.load(Ordering::SeqCst), 3);
 }
 
@@ -135,8 +151,15 @@ async fn too_many_requests_honours_retry_after() {
     ])
     .await;
     let started = Instant::now();
-    assert!(matches!(fetch(&server, 1).await.unwrap(), Fetched::Published(_)));
-    assert!(started.elapsed() >= Duration::from_millis(950), "waited {:?}", started.elapsed());
+    assert!(matches!(
+        fetch(&server, 1).await.unwrap(),
+        Fetched::Published(_)
+    ));
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "waited {:?}",
+        started.elapsed()
+    );
     assert_eq!(count.load(Ordering::SeqCst), 2);
 }
 
@@ -163,13 +186,17 @@ async fn a_truncated_download_is_fetched_again() {
         ResponseTemplate::new(200).set_body_string(GOOD),
     ])
     .await;
-    assert!(matches!(fetch(&server, 2).await.unwrap(), Fetched::Published(_)));
+    assert!(matches!(
+        fetch(&server, 2).await.unwrap(),
+        Fetched::Published(_)
+    ));
     assert_eq!(count.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
 async fn a_file_truncated_every_time_fails_naming_the_file_and_both_counts() {
-    let (server, count) = scripted(vec![ResponseTemplate::new(200).set_body_string(TRUNCATED)]).await;
+    let (server, count) =
+        scripted(vec![ResponseTemplate::new(200).set_body_string(TRUNCATED)]).await;
     let err = fetch(&server, 2).await.unwrap_err();
     let text = err.to_string();
     assert!(text.contains("CNMSshvol20240401.txt"), "{text}");
@@ -183,14 +210,26 @@ async fn an_html_page_served_with_200_is_an_error_not_an_empty_file() {
     let html = "<!DOCTYPE html>\n<html><head><title>Maintenance</title></head></html>\n";
     let (server, count) = scripted(vec![ResponseTemplate::new(200).set_body_string(html)]).await;
     let err = fetch(&server, 2).await.unwrap_err();
-    assert!(err.to_string().contains("not a Reg SHO short sale volume file"), "{err}");
-    assert_eq!(count.load(Ordering::SeqCst), 1, "a wrong body is not retried");
+    assert!(
+        err.to_string()
+            .contains("not a Reg SHO short sale volume file"),
+        "{err}"
+    );
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        1,
+        "a wrong body is not retried"
+    );
 }
 
 #[tokio::test]
 async fn connection_refused_is_retried_then_surfaces() {
     // A port that was free a moment ago: nothing listens there now.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut settings = settings(&MockServer::start().await, 1);
     settings.base_url = format!("http://127.0.0.1:{port}/equity").parse().unwrap();
     let source = Source::new(&settings).unwrap();

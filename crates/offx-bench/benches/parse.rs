@@ -10,7 +10,8 @@ fn parse_benches(c: &mut Criterion) {
     let mirror = full_size_mirror(dir.path(), date(2024, 4, 1), date(2024, 4, 5));
     let mut group = c.benchmark_group("parse");
 
-    let cnms = std::fs::read(mirror.join("regsho/daily/CNMSshvol20240401.txt")).expect("synthetic CNMS");
+    let cnms =
+        std::fs::read(mirror.join("regsho/daily/CNMSshvol20240401.txt")).expect("synthetic CNMS");
     let lines = cnms.iter().filter(|&&b| b == b'\n').count();
     group.throughput(Throughput::Bytes(cnms.len() as u64));
     group.bench_function(format!("regsho synthetic CNMS ({lines} lines)"), |b| {
@@ -18,17 +19,23 @@ fn parse_benches(c: &mut Criterion) {
     });
 
     if let Some(real) = offx_testkit::realdata() {
-        let bytes = std::fs::read(real.join("mirror/regsho/daily/CNMSshvol20211201.txt")).expect("real file");
+        let bytes = std::fs::read(real.join("mirror/regsho/daily/CNMSshvol20211201.txt"))
+            .expect("real file");
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_function("regsho real CNMSshvol20211201.txt", |b| {
-            b.iter(|| regsho::parse("CNMSshvol20211201.txt", date(2021, 12, 1), &bytes).expect("parses"))
+            b.iter(|| {
+                regsho::parse("CNMSshvol20211201.txt", date(2021, 12, 1), &bytes).expect("parses")
+            })
         });
     }
 
-    let zip = std::fs::read(mirror.join("ATS/ATS_W_Summary_20240401.zip")).expect("synthetic ATS week");
+    let zip =
+        std::fs::read(mirror.join("ATS/ATS_W_Summary_20240401.zip")).expect("synthetic ATS week");
     group.throughput(Throughput::Bytes(zip.len() as u64));
     group.bench_function("ats weekly zip (12,000 symbols, compressed bytes)", |b| {
-        b.iter(|| ats::parse_zip("ATS_W_Summary_20240401.zip", date(2024, 4, 1), &zip).expect("parses"))
+        b.iter(|| {
+            ats::parse_zip("ATS_W_Summary_20240401.zip", date(2024, 4, 1), &zip).expect("parses")
+        })
     });
     group.finish();
 }

@@ -23,14 +23,17 @@ fn session_benches(c: &mut Criterion) {
             ..Settings::default()
         };
         let engine = Engine::new(settings).expect("engine");
-        group.bench_function(format!("one session 2024-04-01, 12,000 symbols, {name}"), |b| {
-            b.iter(|| {
-                let (rows, _) = runtime
-                    .block_on(engine.compute(date(2024, 4, 1), None, &[]))
-                    .expect("session computes");
-                assert!(rows.len() > 11_000);
-            })
-        });
+        group.bench_function(
+            format!("one session 2024-04-01, 12,000 symbols, {name}"),
+            |b| {
+                b.iter(|| {
+                    let (rows, _) = runtime
+                        .block_on(engine.compute(date(2024, 4, 1), None, &[]))
+                        .expect("session computes");
+                    assert!(rows.len() > 11_000);
+                })
+            },
+        );
     }
     group.finish();
 }

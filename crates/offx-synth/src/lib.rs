@@ -21,7 +21,10 @@ pub fn sample_plan(symbols: usize, seed: u64) -> (Plan, NaiveDate, NaiveDate) {
     let mut plan = Plan {
         seed,
         symbols: symbols::universe(symbols, seed),
-        missing: vec![(Facility::Cnms, d(2024, 3, 27)), (Facility::Fnqc, d(2024, 3, 27))],
+        missing: vec![
+            (Facility::Cnms, d(2024, 3, 27)),
+            (Facility::Fnqc, d(2024, 3, 27)),
+        ],
         short_over_total: vec![("BADX".to_string(), d(2024, 4, 1))],
     };
     if !plan.symbols.iter().any(|s| s.regsho == "BADX") {

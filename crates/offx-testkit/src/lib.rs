@@ -3,11 +3,17 @@
 //! - [`FinraCdn`]: a real HTTP server on 127.0.0.1 serving a directory laid out like FINRA's CDN
 //!   and answering every other path the way FINRA's CDN does: HTTP 403 with S3's `AccessDenied`
 //!   XML body (not 404).
+//! - [`FinraApi`]: a real HTTP server on 127.0.0.1 answering like FINRA's Query API for the OTC
+//!   Transparency weekly summary (paged gzip JSON, 204, partitions, 400 with a `message`).
 //! - [`realdata`]: the real FINRA files in `../shared/realdata`, or `None` (with a printed reason)
 //!   in a clone that lacks them, so tests that need them skip instead of failing.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+pub mod finra_api;
+
+pub use finra_api::{ApiRow, Fault, FinraApi};
 
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -46,6 +52,7 @@ enum Mode {
 struct Cdn {
     mode: Mode,
     log: Arc<Mutex<Vec<String>>>,
+    delay: std::time::Duration,
 }
 
 impl Respond for Cdn {
@@ -55,7 +62,9 @@ impl Respond for Cdn {
             log.push(path.clone());
         }
         match &self.mode {
-            Mode::Fixed(status, body) => ResponseTemplate::new(*status).set_body_string(body.clone()),
+            Mode::Fixed(status, body) => {
+                ResponseTemplate::new(*status).set_body_string(body.clone())
+            }
             Mode::Directory(root) => {
                 let relative = path.trim_start_matches('/');
                 let file = root.join(relative);
@@ -66,7 +75,8 @@ impl Respond for Cdn {
                 match std::fs::read(&file) {
                     Ok(bytes) if file.is_file() => ResponseTemplate::new(200)
                         .insert_header("content-type", "text/plain")
-                        .set_body_bytes(bytes),
+                        .set_body_bytes(bytes)
+                        .set_delay(self.delay),
                     _ => denied(),
                 }
             }
@@ -89,21 +99,34 @@ pub struct FinraCdn {
 impl FinraCdn {
     /// Serves `root` (laid out like the CDN: `regsho/daily/...`, `ATS/...`).
     pub async fn serve_dir(root: impl Into<PathBuf>) -> FinraCdn {
-        FinraCdn::start(Mode::Directory(root.into())).await
+        FinraCdn::start(Mode::Directory(root.into()), std::time::Duration::ZERO).await
+    }
+
+    /// Like [`FinraCdn::serve_dir`], each file answered after `delay` (a slow link).
+    pub async fn serve_dir_slowly(
+        root: impl Into<PathBuf>,
+        delay: std::time::Duration,
+    ) -> FinraCdn {
+        FinraCdn::start(Mode::Directory(root.into()), delay).await
     }
 
     /// Answers every path with `status` and `body` (e.g. an HTML block page with 403).
     pub async fn fixed(status: u16, body: &str) -> FinraCdn {
-        FinraCdn::start(Mode::Fixed(status, body.to_string())).await
+        FinraCdn::start(
+            Mode::Fixed(status, body.to_string()),
+            std::time::Duration::ZERO,
+        )
+        .await
     }
 
-    async fn start(mode: Mode) -> FinraCdn {
+    async fn start(mode: Mode, delay: std::time::Duration) -> FinraCdn {
         let server = MockServer::start().await;
         let log = Arc::new(Mutex::new(Vec::new()));
         Mock::given(any())
             .respond_with(Cdn {
                 mode,
                 log: Arc::clone(&log),
+                delay,
             })
             .mount(&server)
             .await;

@@ -50,6 +50,14 @@ pub struct Global {
     /// User-Agent sent to FINRA (its CDN refuses bare clients) [env: FINRA_HTTP_USER_AGENT]
     #[arg(long, global = true, value_name = "TEXT")]
     pub user_agent: Option<String>,
+    /// FINRA Query API root, source of the weekly ATS data [env: FINRA_API_BASE_URL]
+    /// [default: https://api.finra.org]
+    #[arg(long, global = true, value_name = "URL")]
+    pub api_base_url: Option<String>,
+    /// Weekly ATS data from: auto (the Query API when --base-url is FINRA's CDN, else the
+    /// mirror's ZIP), api, zip [env: FINRA_ATS_SOURCE] [default: auto]
+    #[arg(long, global = true, value_name = "SOURCE")]
+    pub ats_source: Option<String>,
     /// More detail: every skipped line and invariant violation (-vv: debug logs)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -62,6 +70,84 @@ pub struct Global {
 pub enum Command {
     /// Compute one trading session's features, print them, and store them
     Enrich(EnrichArgs),
+    /// Every NYSE session of a date range into the store; resumable, each file fetched once
+    Backfill(BackfillArgs),
+    /// Fill `ats_share_of_total` of recent rows whose ATS week FINRA has published since
+    CatchUp(CatchUpArgs),
+    /// The raw-file cache (OFFX_CACHE_DIR)
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
+    /// The store's schema (daily_features)
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct BackfillArgs {
+    /// First date (inclusive), YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: NaiveDate,
+    /// Last date (inclusive), YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: NaiveDate,
+    /// Store URL [env: OFFX_STORE] [default: sqlite in the user data dir]
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Files downloading at once (be polite to FINRA)
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Redo sessions the store already holds
+    #[arg(long)]
+    pub force: bool,
+    /// Summary format
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
+    pub format: SummaryFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct CatchUpArgs {
+    /// How many calendar days back to look for rows with a null ats_share_of_total
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u16).range(1..=3660))]
+    pub days: u16,
+    /// Look back from this date instead of today, YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub until: Option<NaiveDate>,
+    /// Store URL [env: OFFX_STORE] [default: sqlite in the user data dir]
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Summary format
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
+    pub format: SummaryFormat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DbAction {
+    /// Create daily_features (migrations/*.sql) if missing; safe to run again
+    Init {
+        /// Store URL: postgres://..., sqlite:PATH, supabase:, https://<ref>.supabase.co
+        /// [env: OFFX_STORE, DATABASE_URL, SUPABASE_DB_URL, SUPABASE_URL]
+        /// [default: sqlite in the user data dir]
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheAction {
+    /// Where the cache is and what it holds
+    Info,
+    /// Delete every cached file
+    Clear,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SummaryFormat {
+    Table,
+    Json,
 }
 
 #[derive(Args, Debug)]

@@ -10,6 +10,15 @@ pub const STORE: u8 = 5;
 /// The exit code for an error, by the layer that raised it.
 pub fn code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        if cause.is::<Interrupted>() {
+            return INTERRUPTED;
+        }
+        if let Some(failure) = cause.downcast_ref::<offexchange::backfill::BackfillError>() {
+            return match failure.error {
+                EngineError::Source(_) => FINRA,
+                EngineError::Store(_) => STORE,
+            };
+        }
         if cause.is::<ConfigError>() {
             return CONFIG;
         }
@@ -44,3 +53,11 @@ pub fn one_line(error: &anyhow::Error) -> String {
     }
     line
 }
+
+/// Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells expect.
+pub const INTERRUPTED: u8 = 130;
+
+/// A run stopped by Ctrl-C after committing this many sessions.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted after committing {0} whole sessions; run the same command again to resume")]
+pub struct Interrupted(pub usize);

@@ -33,7 +33,11 @@ fn sums(daily: &Path, names: &[&str]) -> BTreeMap<String, (u64, u64, u64)> {
 fn ats_week(zip_path: &Path) -> BTreeMap<String, (u64, u64)> {
     let mut archive = zip::ZipArchive::new(fs::File::open(zip_path).unwrap()).unwrap();
     let mut text = String::new();
-    archive.by_index(0).unwrap().read_to_string(&mut text).unwrap();
+    archive
+        .by_index(0)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
     let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split('|').collect();
@@ -61,17 +65,34 @@ async fn tot_falls_back_to_the_facility_files_and_names_what_is_missing() {
     .await;
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("CNMSshvol20240327.txt is not published"), "{err}");
-    assert!(err.contains("FNQCshvol20240327.txt is not published"), "{err}");
-    assert!(err.contains("TOT summed from the facility files published (FNSQ, FNYX, FNRA)"), "{err}");
+    assert!(
+        err.contains("CNMSshvol20240327.txt is not published"),
+        "{err}"
+    );
+    assert!(
+        err.contains("FNQCshvol20240327.txt is not published"),
+        "{err}"
+    );
+    assert!(
+        err.contains("TOT summed from the facility files published (FNSQ, FNYX, FNRA)"),
+        "{err}"
+    );
     let daily = mirror.join("regsho/daily");
     let expected = sums(
         &daily,
-        &["FNSQshvol20240327.txt", "FNYXshvol20240327.txt", "FNRAshvol20240327.txt", "FORFshvol20240327.txt"],
+        &[
+            "FNSQshvol20240327.txt",
+            "FNYXshvol20240327.txt",
+            "FNRAshvol20240327.txt",
+            "FORFshvol20240327.txt",
+        ],
     );
     let rows = stored_rows(&db);
     for (symbol, (short, _, total)) in &expected {
-        let row = rows.iter().find(|r| &r.0 == symbol).expect("every symbol stored");
+        let row = rows
+            .iter()
+            .find(|r| &r.0 == symbol)
+            .expect("every symbol stored");
         assert_eq!(row.2, Some(*short as f64 / *total as f64), "{symbol}");
     }
 }
@@ -98,10 +119,17 @@ async fn ats_share_is_broadcast_to_every_session_of_a_holiday_week() {
     )
     .await;
     assert!(friday.status.success());
-    assert!(stderr(&friday).contains("not an NYSE session (Good Friday)"), "{}", stderr(&friday));
+    assert!(
+        stderr(&friday).contains("not an NYSE session (Good Friday)"),
+        "{}",
+        stderr(&friday)
+    );
 
     let rows = stored_rows(&db);
-    assert!(rows.iter().all(|r| r.1 != "2024-03-29"), "nothing written on Good Friday");
+    assert!(
+        rows.iter().all(|r| r.1 != "2024-03-29"),
+        "nothing written on Good Friday"
+    );
     let week = ats_week(&mirror.join("ATS/ATS_W_Summary_20240325.zip"));
     let mut by_symbol: BTreeMap<&str, Vec<Option<f64>>> = BTreeMap::new();
     for r in &rows {
@@ -110,17 +138,25 @@ async fn ats_share_is_broadcast_to_every_session_of_a_holiday_week() {
     let mut checked = 0;
     for (ats_symbol, (ats, otc)) in &week {
         let symbol = ats_symbol.replace('.', "/");
-        let Some(values) = by_symbol.get(symbol.as_str()) else { continue };
+        let Some(values) = by_symbol.get(symbol.as_str()) else {
+            continue;
+        };
         let expected = (ats + otc > 0).then(|| *ats as f64 / (ats + otc) as f64);
         assert_eq!(values.len(), 4, "{symbol}: one row per session");
-        assert!(values.iter().all(|v| *v == expected), "{symbol}: {values:?} != {expected:?}");
+        assert!(
+            values.iter().all(|v| *v == expected),
+            "{symbol}: {values:?} != {expected:?}"
+        );
         checked += 1;
     }
     assert!(checked > 250, "{checked}");
     // Symbols with OTC volume and no ATS row have a true 0.
     assert!(rows.iter().any(|r| r.4 == Some(0.0)));
     // Three weeks of requests: each daily file once, the week's ZIP once per session run.
-    assert!(cdn.requested_paths().iter().all(|p| !p.contains("20240329")));
+    assert!(cdn
+        .requested_paths()
+        .iter()
+        .all(|p| !p.contains("20240329")));
 }
 
 #[tokio::test]
@@ -138,15 +174,31 @@ async fn rerunning_is_idempotent_and_unpublished_files_never_erase_stored_values
             offx(&args, &env, &work).await
         }
     };
-    let args = || vec!["enrich".into(), "--date".into(), "2024-04-01".into(), "--store".into(), store_arg(&db)];
+    let args = || {
+        vec![
+            "enrich".into(),
+            "--date".into(),
+            "2024-04-01".into(),
+            "--store".into(),
+            store_arg(&db),
+        ]
+    };
     let first = run(args()).await;
     assert!(first.status.success(), "{}", stderr(&first));
     let before = stored_rows(&db);
     assert!(before.len() > 250);
 
     let second = run(args()).await;
-    assert!(stderr(&second).contains("0 inserted"), "{}", stderr(&second));
-    assert_eq!(stored_rows(&db), before, "running twice gives the same table");
+    assert!(
+        stderr(&second).contains("0 inserted"),
+        "{}",
+        stderr(&second)
+    );
+    assert_eq!(
+        stored_rows(&db),
+        before,
+        "running twice gives the same table"
+    );
 
     // FINRA "withdraws" the ATS week and the CNMS file: the stored values must survive.
     fs::remove_file(mirror.join("ATS/ATS_W_Summary_20240401.zip")).unwrap();
@@ -156,7 +208,11 @@ async fn rerunning_is_idempotent_and_unpublished_files_never_erase_stored_values
     }
     let third = run(args()).await;
     assert!(third.status.success(), "{}", stderr(&third));
-    assert_eq!(stored_rows(&db), before, "unpublished files leave stored values alone");
+    assert_eq!(
+        stored_rows(&db),
+        before,
+        "unpublished files leave stored values alone"
+    );
 }
 
 #[tokio::test]
@@ -164,7 +220,17 @@ async fn bad_data_and_unknown_symbols_give_nulls_with_named_warnings() {
     let work = tempfile::tempdir().unwrap();
     let mirror = sample_mirror(work.path());
     let out = offx(
-        &["enrich", "--date", "2024-04-01", "--no-store", "--symbols", "BADX,AAPL,NOPE,cpk", "--format", "csv", "-v"],
+        &[
+            "enrich",
+            "--date",
+            "2024-04-01",
+            "--no-store",
+            "--symbols",
+            "BADX,AAPL,NOPE,cpk",
+            "--format",
+            "csv",
+            "-v",
+        ],
         &[("FINRA_BASE_URL", &file_url(&mirror))],
         work.path(),
     )
@@ -172,12 +238,21 @@ async fn bad_data_and_unknown_symbols_give_nulls_with_named_warnings() {
     let (text, err) = (stdout(&out), stderr(&out));
     assert!(out.status.success(), "{err}");
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "symbol,trade_date,short_vol_share,short_exempt_share,ats_share_of_total");
+    assert_eq!(
+        lines[0],
+        "symbol,trade_date,short_vol_share,short_exempt_share,ats_share_of_total"
+    );
     let badx = lines.iter().find(|l| l.starts_with("BADX,")).unwrap();
-    assert!(badx.starts_with("BADX,2024-04-01,,"), "short_vol_share withheld: {badx}");
+    assert!(
+        badx.starts_with("BADX,2024-04-01,,"),
+        "short_vol_share withheld: {badx}"
+    );
     assert!(lines.contains(&"NOPE,2024-04-01,,,"), "{text}");
     assert!(lines.contains(&"cpk,2024-04-01,,,"), "{text}");
-    assert!(err.contains("BADX: ShortVolume 4013612 > TotalVolume 3210888"), "{err}");
+    assert!(
+        err.contains("BADX: ShortVolume 4013612 > TotalVolume 3210888"),
+        "{err}"
+    );
     assert!(err.contains("did you mean CPK or CpK?"), "{err}");
     assert!(err.contains("4 requested, 2 found"), "{err}");
 }
@@ -188,7 +263,17 @@ async fn json_output_carries_rows_report_and_store_summary() {
     let mirror = sample_mirror(work.path());
     let db = work.path().join("f.sqlite");
     let out = offx(
-        &["enrich", "--date", "2024-04-01", "--store", &store_arg(&db), "--format", "json", "--symbols", "AAPL,BRK/B"],
+        &[
+            "enrich",
+            "--date",
+            "2024-04-01",
+            "--store",
+            &store_arg(&db),
+            "--format",
+            "json",
+            "--symbols",
+            "AAPL,BRK/B",
+        ],
         &[("FINRA_BASE_URL", &file_url(&mirror))],
         work.path(),
     )
@@ -200,7 +285,11 @@ async fn json_output_carries_rows_report_and_store_summary() {
     assert_eq!(doc["stored"]["inserted"], 2);
     let files = doc["report"]["files"].as_array().unwrap();
     assert_eq!(files.len(), 3, "CNMS, FORF, the ATS week: {files:?}");
-    assert!(doc["report"]["quality"].as_array().unwrap().iter().any(|q| q["invariant_violations"] == 1));
+    assert!(doc["report"]["quality"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|q| q["invariant_violations"] == 1));
 }
 
 #[tokio::test]
@@ -213,27 +302,60 @@ async fn bad_settings_are_refused_at_start_up_naming_variable_and_value() {
         ("FINRA_HTTP_RETRIES", "many"),
     ];
     for (variable, value) in cases {
-        let out = offx(&["enrich", "--date", "2024-04-01", "--no-store"], &[(variable, value)], work.path()).await;
+        let out = offx(
+            &["enrich", "--date", "2024-04-01", "--no-store"],
+            &[(variable, value)],
+            work.path(),
+        )
+        .await;
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(3), "{variable}: {err}");
         assert!(err.contains(variable) && err.contains(value), "{err}");
     }
-    let flag = offx(&["--timeout", "-1", "enrich", "--date", "2024-04-01"], &[], work.path()).await;
+    let flag = offx(
+        &["--timeout", "-1", "enrich", "--date", "2024-04-01"],
+        &[],
+        work.path(),
+    )
+    .await;
     assert_eq!(flag.status.code(), Some(3));
-    assert!(stderr(&flag).contains("--timeout (FINRA_HTTP_TIMEOUT)=\"-1\""), "{}", stderr(&flag));
+    assert!(
+        stderr(&flag).contains("--timeout (FINRA_HTTP_TIMEOUT)=\"-1\""),
+        "{}",
+        stderr(&flag)
+    );
 }
 
 #[tokio::test]
 async fn a_dotenv_file_is_read_and_the_environment_wins() {
     let work = tempfile::tempdir().unwrap();
-    fs::write(work.path().join(".env"), "FINRA_SHORT_VOLUME_MARKET=BOGUS\n").unwrap();
-    let out = offx(&["enrich", "--date", "2024-04-01", "--no-store"], &[], work.path()).await;
+    fs::write(
+        work.path().join(".env"),
+        "FINRA_SHORT_VOLUME_MARKET=BOGUS\n",
+    )
+    .unwrap();
+    let out = offx(
+        &["enrich", "--date", "2024-04-01", "--no-store"],
+        &[],
+        work.path(),
+    )
+    .await;
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("BOGUS"));
     let mirror = sample_mirror(work.path());
     let ok = offx(
-        &["enrich", "--date", "2024-04-01", "--no-store", "--symbols", "AAPL"],
-        &[("FINRA_SHORT_VOLUME_MARKET", "CNMS"), ("FINRA_BASE_URL", &file_url(&mirror))],
+        &[
+            "enrich",
+            "--date",
+            "2024-04-01",
+            "--no-store",
+            "--symbols",
+            "AAPL",
+        ],
+        &[
+            ("FINRA_SHORT_VOLUME_MARKET", "CNMS"),
+            ("FINRA_BASE_URL", &file_url(&mirror)),
+        ],
         work.path(),
     )
     .await;

@@ -41,7 +41,15 @@ async fn tot_on_2020_01_02_equals_the_sum_of_the_five_facility_files() {
     let db = work.path().join("features.sqlite");
     let store = format!("sqlite:{}", db.display());
     let out = offx(
-        &["enrich", "--date", "2020-01-02", "--store", &store, "--format", "csv"],
+        &[
+            "enrich",
+            "--date",
+            "2020-01-02",
+            "--store",
+            &store,
+            "--format",
+            "csv",
+        ],
         &[("FINRA_BASE_URL", &cdn.base_url())],
         work.path(),
     )
@@ -73,7 +81,10 @@ async fn tot_on_2020_01_02_equals_the_sum_of_the_five_facility_files() {
     assert_ne!(cpk.2, cpk_pref.2, "CPK and CpK are different securities");
     // The composition asked CNMS and FORF only, and nothing twice.
     let paths = cdn.requested_paths();
-    assert!(paths.iter().any(|p| p.ends_with("CNMSshvol20200102.txt")), "{paths:?}");
+    assert!(
+        paths.iter().any(|p| p.ends_with("CNMSshvol20200102.txt")),
+        "{paths:?}"
+    );
     assert!(!paths.iter().any(|p| p.contains("FNSQ")), "{paths:?}");
 }
 
@@ -85,18 +96,36 @@ async fn cnms_on_2021_12_01_gives_the_files_ratios() {
     let db = work.path().join("features.sqlite");
     let store = format!("sqlite:{}", db.display());
     let out = offx(
-        &["enrich", "--date", "2021-12-01", "--store", &store, "--format", "json"],
-        &[("FINRA_BASE_URL", &cdn.base_url()), ("FINRA_SHORT_VOLUME_MARKET", "CNMS")],
+        &[
+            "enrich",
+            "--date",
+            "2021-12-01",
+            "--store",
+            &store,
+            "--format",
+            "json",
+        ],
+        &[
+            ("FINRA_BASE_URL", &cdn.base_url()),
+            ("FINRA_SHORT_VOLUME_MARKET", "CNMS"),
+        ],
         work.path(),
     )
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
-    let expected = independent_sums(&real.join("mirror/regsho/daily"), &["CNMSshvol20211201.txt".into()]);
+    let expected = independent_sums(
+        &real.join("mirror/regsho/daily"),
+        &["CNMSshvol20211201.txt".into()],
+    );
     let rows = stored_rows(&db);
     assert_eq!(rows.len(), 10_325);
     for (symbol, _, svs, ses, _) in &rows {
         let (short, exempt, total) = expected[symbol];
-        assert_eq!((*svs, *ses), (ratio(short, total), ratio(exempt, total)), "{symbol}");
+        assert_eq!(
+            (*svs, *ses),
+            (ratio(short, total), ratio(exempt, total)),
+            "{symbol}"
+        );
     }
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json output");
     assert_eq!(doc["rows"].as_array().map(Vec::len), Some(10_325));
@@ -135,14 +164,28 @@ async fn a_file_truncated_mid_way_fails_the_session_and_writes_nothing() {
     assert!(err.contains("CNMSshvol20200102.txt"), "{err}");
     assert!(err.contains("says 8172 rows but 4086 were read"), "{err}");
     assert!(err.contains("nothing was written"), "{err}");
-    assert!(stored_rows(&db).is_empty(), "no row may be written for the date");
-    let attempts = cdn.requested_paths().iter().filter(|p| p.contains("CNMS")).count();
-    assert_eq!(attempts, 2, "retried once (FINRA_HTTP_RETRIES=1), like a network error");
+    assert!(
+        stored_rows(&db).is_empty(),
+        "no row may be written for the date"
+    );
+    let attempts = cdn
+        .requested_paths()
+        .iter()
+        .filter(|p| p.contains("CNMS"))
+        .count();
+    assert_eq!(
+        attempts, 2,
+        "retried once (FINRA_HTTP_RETRIES=1), like a network error"
+    );
 }
 
 #[tokio::test]
 async fn a_403_html_page_exits_non_zero_with_the_user_agent_hint() {
-    let cdn = FinraCdn::fixed(403, "<html><body><h1>403 Forbidden</h1>Request blocked.</body></html>").await;
+    let cdn = FinraCdn::fixed(
+        403,
+        "<html><body><h1>403 Forbidden</h1>Request blocked.</body></html>",
+    )
+    .await;
     let work = tempfile::tempdir().unwrap();
     let out = offx(
         &["enrich", "--date", "2020-01-02", "--no-store"],
@@ -153,6 +196,9 @@ async fn a_403_html_page_exits_non_zero_with_the_user_agent_hint() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(4), "{err}");
     assert!(err.contains("FINRA_HTTP_USER_AGENT"), "{err}");
-    assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "one line: {err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "one line: {err}"
+    );
 }
-

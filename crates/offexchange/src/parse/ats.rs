@@ -53,8 +53,11 @@ pub struct AtsRecord {
     pub symbol: String,
     pub summary_type: SummaryType,
     pub shares: Volume,
-    /// FINRA's `lastUpdateDate` (`YYYY-MM-DD`), when the carrier has it.
+    /// FINRA's `lastUpdateDate` (`YYYY-MM-DD`), when the carrier has it: later than
+    /// `initial_published` when FINRA revised the week.
     pub last_update: Option<NaiveDate>,
+    /// FINRA's `initialPublishedDate`, when the carrier has it.
+    pub initial_published: Option<NaiveDate>,
 }
 
 /// One symbol's week.
@@ -65,7 +68,10 @@ pub struct AtsSymbolWeek {
     pub ats: Option<Volume>,
     /// `None`: no `OTC_W_SMBL` row.
     pub otc: Option<Volume>,
+    /// The latest `lastUpdateDate` of the symbol's rows.
     pub last_update: Option<NaiveDate>,
+    /// The earliest `initialPublishedDate` of the symbol's rows.
+    pub initial_published: Option<NaiveDate>,
 }
 
 /// A week of per-symbol ATS / non-ATS volumes, keyed by FINRA's ATS spelling.
@@ -127,6 +133,10 @@ impl AtsWeek {
             *target = Some(record.shares);
             entry.tier = record.tier;
             entry.last_update = entry.last_update.max(record.last_update);
+            entry.initial_published = match (entry.initial_published, record.initial_published) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
         // Firm-level rows are expected in every full week: worth a debug line, not a warning.
         if breakdown_rows > 0 {
@@ -247,7 +257,12 @@ pub fn parse_delimited(
         find("summaryTypeCode")?,
         find("totalWeeklyShareQuantity")?,
     ];
-    let last_update = header.iter().position(|h| h.trim() == "lastUpdateDate");
+    let dates = [
+        header.iter().position(|h| h.trim() == "lastUpdateDate"),
+        header
+            .iter()
+            .position(|h| h.trim() == "initialPublishedDate"),
+    ];
 
     let mut quality = FileQuality::new(file);
     let mut records = Vec::new();
@@ -266,7 +281,7 @@ pub fn parse_delimited(
         data_lines += 1;
         // Record number + 1 for the header: the line number in files without quoted newlines.
         let line = data_lines + 1;
-        match read_record(&record, &columns, last_update) {
+        match read_record(&record, &columns, dates) {
             Ok(r) => records.push(r),
             Err(reason) => quality.skip(line, reason),
         }
@@ -291,7 +306,7 @@ pub fn parse_delimited(
 fn read_record(
     record: &StringRecord,
     c: &[usize; 5],
-    last_update: Option<usize>,
+    [last_update, initial_published]: [Option<usize>; 2],
 ) -> Result<AtsRecord, String> {
     let field = |i: usize| record.get(i).map(str::trim).ok_or("too few fields");
     let week = field(c[0])?;
@@ -309,6 +324,9 @@ fn read_record(
         shares: Volume::parse(shares.as_bytes())
             .map_err(|e| format!("totalWeeklyShareQuantity {shares:?} is {e}"))?,
         last_update: last_update
+            .and_then(|i| record.get(i))
+            .and_then(parse_week_date),
+        initial_published: initial_published
             .and_then(|i| record.get(i))
             .and_then(parse_week_date),
     })
@@ -368,7 +386,10 @@ mod tests {
         assert_eq!(aapl.otc, Some(Volume::from_shares(700)));
         assert_eq!(week.symbols["XYZ"].ats, None);
         assert_eq!(week.otc_rows, 2);
-        assert_eq!(week.quality.rows_read, 3, "firm rows are not counted as used");
+        assert_eq!(
+            week.quality.rows_read, 3,
+            "firm rows are not counted as used"
+        );
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //!
 //! - [`regsho`]: the daily short sale volume text files.
 //! - [`ats`]: the weekly OTC Transparency (ATS / non-ATS) summary, from a ZIP'd delimited file.
+//! - [`ats_json`]: the same rows as FINRA's Query API answers them (JSON pages).
 
 pub mod ats;
+pub mod ats_json;
 pub mod regsho;
 
 /// Why a file could not be used at all (line-level problems are data-quality findings instead).
@@ -46,6 +48,9 @@ pub enum ParseError {
     },
     #[error("{file}: {reason}")]
     Archive { file: String, reason: String },
+    /// A Query API answer that is not what was asked for (bad JSON, a missing field, a short page).
+    #[error("{file}: {reason}")]
+    Json { file: String, reason: String },
 }
 
 impl ParseError {

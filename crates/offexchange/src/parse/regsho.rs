@@ -232,6 +232,11 @@ fn read_row(record: &[&[u8]], c: &Columns, expected: &[u8]) -> Result<ShortVolum
 
 /// One row per symbol per file: a second row for a symbol is skipped, naming both lines' symbol.
 fn drop_duplicates(rows: &mut Vec<ShortVolumeRow>, quality: &mut FileQuality) {
+    // FINRA sorts its rows by symbol: strictly increasing symbols cannot repeat, and checking
+    // that is far cheaper than hashing every symbol.
+    if rows.windows(2).all(|w| w[0].symbol < w[1].symbol) {
+        return;
+    }
     let mut seen = std::collections::HashSet::with_capacity(rows.len());
     let mut duplicates = Vec::new();
     for (i, row) in rows.iter().enumerate() {

@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rand::Rng;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder, StatusCode};
 use url::Url;
 
 use super::{Fetched, SourceError};
 use crate::config::HttpSettings;
+use crate::net::{describe, excerpt, retry_after};
 use crate::parse::ParseError;
 
 /// Longest wait honoured from a `Retry-After` header.
@@ -142,7 +143,7 @@ impl HttpClient {
                         &url,
                         Some(other.as_u16()),
                         attempt_no,
-                        &format!("unexpected answer: {}", excerpt(&answer.body)),
+                        &format!("unexpected answer: {}", excerpt(&answer.body, 200)),
                     )),
                 }
             },
@@ -182,13 +183,13 @@ impl HttpClient {
                             if status == StatusCode::TOO_MANY_REQUESTS
                                 || status.is_server_error() =>
                         {
-                            wait_hint = retry_after(&headers);
+                            wait_hint = retry_after(&headers, MAX_RETRY_AFTER);
                             Verdict::Retry(self.error(
                                 method,
                                 url,
                                 Some(status.as_u16()),
                                 attempt,
-                                &format!("server answered {status}: {}", excerpt(&body)),
+                                &format!("server answered {status}: {}", excerpt(&body, 200)),
                             ))
                         }
                         Ok(body) => judge(Answer {
@@ -252,47 +253,6 @@ fn is_s3_access_denied(body: &[u8]) -> bool {
     text.contains("<Error>") && text.contains("<Code>AccessDenied</Code>")
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let wait = match value.parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs),
-        Err(_) => {
-            let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-            (when.with_timezone(&chrono::Utc) - chrono::Utc::now())
-                .to_std()
-                .unwrap_or_default()
-        }
-    };
-    Some(wait.min(MAX_RETRY_AFTER))
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    let mut message = format!("{kind}: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        message.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    message
-}
-
-fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
-    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.is_empty() {
-        "(empty body)".into()
-    } else {
-        flat
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,16 +265,5 @@ mod tests {
             b"<html><body>Request blocked</body></html>"
         ));
         assert!(!is_s3_access_denied(b""));
-    }
-
-    #[test]
-    fn retry_after_seconds_and_cap() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, "3".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
-        h.insert(RETRY_AFTER, "9999".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
-        h.insert(RETRY_AFTER, "soon".parse().unwrap());
-        assert_eq!(retry_after(&h), None);
     }
 }

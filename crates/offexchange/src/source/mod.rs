@@ -5,7 +5,9 @@
 //! caller's parser runs inside the fetch so that a body proven incomplete (a record count that
 //! disagrees with the rows) is fetched again like any other transient failure.
 
+pub mod cache;
 mod file;
+pub mod finra_api;
 mod http;
 
 use std::path::PathBuf;
@@ -15,6 +17,7 @@ use chrono::NaiveDate;
 use crate::config::{Facility, Settings};
 use crate::parse::ParseError;
 
+pub use finra_api::FinraApi;
 pub use http::{FinraHttpError, HttpClient};
 
 /// The answer for one file.

@@ -7,7 +7,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 
-use super::{check_dates, merged, Discovery, Store, StoreError, StoredRow, UpsertSummary};
+use super::{check_rows, merged, Discovery, Store, StoreError, StoredRow, UpsertSummary};
 use crate::features::FeatureRow;
 
 type Rows = BTreeMap<(NaiveDate, String), StoredRow>;
@@ -64,7 +64,7 @@ impl Store for MemoryStore {
         rows: &[FeatureRow],
     ) -> Result<UpsertSummary, StoreError> {
         let started = Instant::now();
-        check_dates("memory:", trade_date, rows)?;
+        check_rows("memory:", trade_date, rows)?;
         let mut stored = self.lock()?;
         let mut summary = UpsertSummary {
             rows: rows.len(),

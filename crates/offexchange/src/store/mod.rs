@@ -3,9 +3,36 @@
 //! Every store implements [`Store`] with the same contract (one test suite checks them all):
 //! upserts touch only the three feature columns, commit a trading date all-or-nothing, and never
 //! let a [`Feature::Pending`] cell overwrite a stored value. Symbols are stored byte for byte.
+//!
+//! # Store URLs ([`open`])
+//!
+//! | URL                                   | store                                                  |
+//! |---------------------------------------|--------------------------------------------------------|
+//! | `memory:`                             | [`MemoryStore`], gone when the process ends            |
+//! | `sqlite:PATH`, `sqlite://PATH`        | [`SqliteStore`], one file                              |
+//! | `postgres://…`, `postgresql://…`      | [`PostgresStore`], a direct (or pooled) connection     |
+//! | `supabase:`                           | [`SupabaseStore`], REST; project URL and key from env  |
+//! | `https://<ref>.supabase.co`           | [`SupabaseStore`] at that project; key from env        |
+//!
+//! PostgreSQL URLs take libpq's parameters: `sslmode=disable|prefer|require|verify-ca|verify-full`
+//! (default `prefer`, as libpq: TLS when the server offers it; `require` insists, as Supabase
+//! asks; the `verify-*` modes check the certificate), `sslrootcert=PATH` (Supabase's CA for
+//! `verify-full`), and `options=-csearch_path%3Dmy_schema` to work in another schema.
+//! Supabase URLs take `?batch_size=N` (rows per POST, default 1000). The key comes from
+//! `SUPABASE_SERVICE_ROLE_KEY`, else `SUPABASE_ANON_KEY`, else `NEXT_PUBLIC_SUPABASE_ANON_KEY`;
+//! the project URL of `supabase:` from `SUPABASE_URL`, else `NEXT_PUBLIC_SUPABASE_URL`.
+//!
+//! # Which store ([`choose`])
+//!
+//! One rule for every front: an explicit URL (`--store`, a Python argument), then `OFFX_STORE`,
+//! then a database URL (`DATABASE_URL`, then `SUPABASE_DB_URL`), then Supabase REST credentials,
+//! else the front's fallback (the CLI: SQLite in the user data directory; Python: in memory, with
+//! a warning).
 
 mod memory;
+mod postgres;
 mod sqlite;
+mod supabase;
 
 use std::time::Duration;
 
@@ -16,7 +43,12 @@ use serde::Serialize;
 use crate::features::{Feature, FeatureRow};
 
 pub use memory::MemoryStore;
+pub use postgres::{PostgresStore, MIGRATIONS};
 pub use sqlite::SqliteStore;
+pub use supabase::{
+    ApiKey, PostgrestError, SupabaseCredentials, SupabaseSettings, SupabaseStore, KEY_VARS,
+    URL_VARS,
+};
 
 /// A store operation that failed. Messages never contain credentials.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,54 +122,146 @@ pub trait Store: Send + Sync {
 
     /// The stored rows of `trade_date`, sorted by symbol.
     async fn read(&self, trade_date: NaiveDate) -> Result<Vec<StoredRow>, StoreError>;
+
+    /// Which of `dates` already have rows (a backfill resumes after them). The default asks
+    /// date by date; stores with a cheaper way override it.
+    async fn dates_with_rows(&self, dates: &[NaiveDate]) -> Result<Vec<NaiveDate>, StoreError> {
+        let mut found = Vec::new();
+        for &date in dates {
+            if !self
+                .discover_symbols(date, Discovery::All)
+                .await?
+                .is_empty()
+            {
+                found.push(date);
+            }
+        }
+        Ok(found)
+    }
 }
 
-/// Opens the store a URL names: `memory:`, `sqlite:PATH` (or `sqlite://PATH`).
+/// Opens the store a URL names (see the module doc for the grammar) and makes sure its table
+/// exists. Supabase URLs read their key from the process environment.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), offexchange::StoreError> {
+/// let store = offexchange::store::open("sqlite:/tmp/offx.sqlite").await?;
+/// println!("writing to {}", store.describe());
+/// # Ok(()) }
+/// ```
 pub async fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
-    let store: Box<dyn Store> = if url == "memory:" || url == "memory" {
+    open_with(url, |name| std::env::var(name).ok()).await
+}
+
+/// [`open`], with the environment given as a lookup function (for tests and embedding fronts).
+pub async fn open_with(
+    url: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Box<dyn Store>, StoreError> {
+    let trimmed = url.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    let store: Box<dyn Store> = if lower == "memory:" || lower == "memory" {
         Box::new(MemoryStore::new())
-    } else if let Some(path) = url
+    } else if let Some(path) = trimmed
         .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
+        .or_else(|| trimmed.strip_prefix("sqlite:"))
     {
         Box::new(SqliteStore::open(path)?)
+    } else if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+        Box::new(PostgresStore::connect(trimmed).await?)
+    } else if lower.starts_with("supabase:")
+        || lower.starts_with("https://")
+        || lower.starts_with("http://")
+    {
+        Box::new(SupabaseStore::from_url(trimmed, lookup)?)
     } else {
         return Err(StoreError::new(
-            redact_url(url),
-            "unknown store URL; expected memory: or sqlite:PATH",
+            redact_url(trimmed),
+            "unknown store URL; expected memory:, sqlite:PATH, postgres://..., supabase: or \
+             https://<ref>.supabase.co",
         ));
     };
     store.init().await?;
     Ok(store)
 }
 
-/// Hides the password of a `scheme://user:password@host/...` URL.
+/// Query parameters whose values are secrets wherever they appear.
+const SECRET_PARAMS: [&str; 5] = ["password", "apikey", "api_key", "key", "token"];
+
+/// Hides the password of a `scheme://user:password@host/...` URL, and secret query parameters
+/// (`?password=...`, `?apikey=...`).
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_string(),
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_string();
+    };
+    let mut changed = false;
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+        changed = true;
+    }
+    let secret = |k: &str| SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str());
+    if parsed.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+        changed = true;
+    }
+    if changed {
+        parsed.to_string()
+    } else {
+        url.to_string()
     }
 }
 
-/// Rows must all carry the date being written: a mixed batch is a caller bug, refused up front.
-pub(crate) fn check_dates(
+/// Refuses, before anything is written, what can only be a caller bug: a row of another date, a
+/// symbol twice (which of the two would win?), a value that is not a ratio in [0, 1] (the
+/// table's CHECK constraints would refuse it anyway; saying which row is kinder).
+pub(crate) fn check_rows(
     store: &str,
     trade_date: NaiveDate,
     rows: &[FeatureRow],
 ) -> Result<(), StoreError> {
-    match rows.iter().find(|r| r.trade_date != trade_date) {
-        Some(r) => Err(StoreError::new(
-            store,
-            format!(
+    let refuse = |m: String| Err(StoreError::new(store, m));
+    let mut seen = std::collections::HashSet::with_capacity(rows.len());
+    for r in rows {
+        if r.trade_date != trade_date {
+            return refuse(format!(
                 "row {} is dated {}, not {trade_date}",
                 r.symbol, r.trade_date
-            ),
-        )),
-        None => Ok(()),
+            ));
+        }
+        if !seen.insert(r.symbol.as_str()) {
+            return refuse(format!(
+                "symbol {} appears twice for {trade_date}",
+                r.symbol
+            ));
+        }
+        let cells = [
+            ("short_vol_share", r.short_vol_share),
+            ("short_exempt_share", r.short_exempt_share),
+            ("ats_share_of_total", r.ats_share_of_total),
+        ];
+        for (column, cell) in cells {
+            if let Feature::Value(v) = cell {
+                if !(0.0..=1.0).contains(&v) {
+                    return refuse(format!(
+                        "{column} of {} on {trade_date} is {v}, outside [0, 1]; nothing written",
+                        r.symbol
+                    ));
+                }
+            }
+        }
     }
+    Ok(())
 }
 
 /// The value a cell writes, or `None` to keep what is stored (a pending cell).
@@ -148,46 +272,51 @@ pub(crate) fn merged(new: Feature, stored: Option<f64>) -> Option<f64> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn redaction() {
-        assert_eq!(
-            super::redact_url("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(super::redact_url("sqlite:x.db"), "sqlite:x.db");
-    }
-}
-
 /// Where the store choice came from, for the log line that announces it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreChoice {
     /// What to pass to [`open`]; `None` means in-memory only.
     pub url: Option<String>,
-    /// `--store`, `OFFX_STORE`, or the fallback, in words.
+    /// `--store`, `OFFX_STORE`, `DATABASE_URL`, `SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY`, or the
+    /// fallback, in words. Names variables, never their values.
     pub origin: String,
 }
 
+/// Database URL variables, in order of preference: the generic one, then Supabase's.
+pub const DATABASE_URL_VARS: [&str; 2] = ["DATABASE_URL", "SUPABASE_DB_URL"];
+
 /// The one store-selection rule every front uses: an explicit URL (`--store` / argument) first,
-/// then `OFFX_STORE`, else the front's fallback (`None`: in memory, with a warning).
+/// then `OFFX_STORE`, then `DATABASE_URL` / `SUPABASE_DB_URL`, then Supabase REST credentials
+/// (`SUPABASE_URL` + a key), else the front's fallback (`None`: in memory, with a warning).
+///
+/// A pure function of `lookup`, so fronts and tests agree on it:
+///
+/// ```
+/// use offexchange::store::choose;
+/// let env = |k: &str| (k == "SUPABASE_DB_URL").then(|| "postgres://db.example/postgres".to_string());
+/// let choice = choose(None, env, None);
+/// assert_eq!(choice.origin, "SUPABASE_DB_URL");
+/// ```
 pub fn choose(
     explicit: Option<&str>,
     lookup: impl Fn(&str) -> Option<String>,
     fallback: Option<String>,
 ) -> StoreChoice {
-    let non_empty = |v: &str| !v.trim().is_empty();
-    if let Some(url) = explicit.filter(|v| non_empty(v)) {
-        return StoreChoice {
-            url: Some(url.to_string()),
-            origin: "--store".into(),
-        };
+    let non_empty = |v: &String| !v.trim().is_empty();
+    let chosen = |url: String, origin: &str| StoreChoice {
+        url: Some(url.trim().to_string()),
+        origin: origin.to_string(),
+    };
+    if let Some(url) = explicit.map(str::to_string).filter(non_empty) {
+        return chosen(url, "--store");
     }
-    if let Some(url) = lookup("OFFX_STORE").filter(|v| non_empty(v)) {
-        return StoreChoice {
-            url: Some(url),
-            origin: "OFFX_STORE".into(),
-        };
+    for var in std::iter::once("OFFX_STORE").chain(DATABASE_URL_VARS) {
+        if let Some(url) = lookup(var).filter(non_empty) {
+            return chosen(url, var);
+        }
+    }
+    if let Some((url, origin)) = supabase::choice(&lookup) {
+        return chosen(url, &origin);
     }
     match fallback {
         Some(url) => StoreChoice {
@@ -198,5 +327,112 @@ pub fn choose(
             url: None,
             origin: "nothing configured".into(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn redaction() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            redact_url("postgres://u@h/db?password=secret&sslmode=require"),
+            "postgres://u@h/db?password=***&sslmode=require"
+        );
+        assert_eq!(redact_url("sqlite:x.db"), "sqlite:x.db");
+        assert_eq!(redact_url("supabase:"), "supabase:");
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn selection_order() {
+        let all = [
+            ("OFFX_STORE", "sqlite:a.db"),
+            ("DATABASE_URL", "postgres://u:pw@h/db"),
+            ("SUPABASE_DB_URL", "postgres://u:pw@pooler/db"),
+            ("SUPABASE_URL", "https://ref.supabase.co"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "service-key"),
+        ];
+        let fallback = || Some("sqlite:default.db".to_string());
+        let c = choose(Some("memory:"), env(&all), fallback());
+        assert_eq!(
+            (c.url.as_deref(), c.origin.as_str()),
+            (Some("memory:"), "--store")
+        );
+        let c = choose(Some("  "), env(&all), fallback());
+        assert_eq!(c.origin, "OFFX_STORE");
+        let c = choose(None, env(&all[1..]), fallback());
+        assert_eq!(c.origin, "DATABASE_URL");
+        let c = choose(None, env(&all[2..]), fallback());
+        assert_eq!(c.origin, "SUPABASE_DB_URL");
+        let c = choose(None, env(&all[3..]), fallback());
+        assert_eq!(c.url.as_deref(), Some("https://ref.supabase.co"));
+        assert_eq!(c.origin, "SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY");
+        assert!(!format!("{c:?}").contains("service-key"));
+        let c = choose(None, env(&[]), fallback());
+        assert_eq!(c.url.as_deref(), Some("sqlite:default.db"));
+        let c = choose(None, env(&[("DATABASE_URL", "")]), None);
+        assert_eq!((c.url, c.origin.as_str()), (None, "nothing configured"));
+    }
+
+    #[test]
+    fn supabase_public_fallbacks_are_named() {
+        let c = choose(
+            None,
+            env(&[
+                ("NEXT_PUBLIC_SUPABASE_URL", "https://ref.supabase.co"),
+                ("NEXT_PUBLIC_SUPABASE_ANON_KEY", "anon"),
+            ]),
+            None,
+        );
+        assert_eq!(
+            c.origin,
+            "NEXT_PUBLIC_SUPABASE_URL + NEXT_PUBLIC_SUPABASE_ANON_KEY"
+        );
+        // A URL without any key is still Supabase: opening it then says which key is missing,
+        // rather than silently writing somewhere else.
+        let c = choose(
+            None,
+            env(&[("SUPABASE_URL", "https://ref.supabase.co")]),
+            None,
+        );
+        assert_eq!(c.origin, "SUPABASE_URL (no API key set)");
+    }
+
+    fn row(symbol: &str, v: f64) -> FeatureRow {
+        FeatureRow {
+            symbol: symbol.into(),
+            trade_date: NaiveDate::from_ymd_opt(2024, 4, 1).unwrap(),
+            short_vol_share: Feature::Value(v),
+            short_exempt_share: Feature::Null,
+            ats_share_of_total: Feature::Pending,
+        }
+    }
+
+    #[test]
+    fn caller_bugs_are_refused() {
+        let d = NaiveDate::from_ymd_opt(2024, 4, 1).unwrap();
+        assert!(check_rows("s", d, &[row("A", 0.5), row("a", 1.0)]).is_ok());
+        let twice = check_rows("s", d, &[row("A", 0.5), row("A", 0.5)]).unwrap_err();
+        assert!(twice.message.contains("appears twice"), "{twice}");
+        let over = check_rows("s", d, &[row("A", 1.5)]).unwrap_err();
+        assert!(over.message.contains("outside [0, 1]"), "{over}");
+        assert!(check_rows("s", d, &[row("A", f64::NAN)]).is_err());
+        let other = d.succ_opt().unwrap();
+        assert!(check_rows("s", other, &[row("A", 0.5)]).is_err());
     }
 }

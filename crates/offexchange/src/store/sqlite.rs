@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use rusqlite::{params, Connection};
 
-use super::{check_dates, Discovery, Store, StoreError, StoredRow, UpsertSummary};
+use super::{check_rows, Discovery, Store, StoreError, StoredRow, UpsertSummary};
 use crate::features::FeatureRow;
 
 /// SQLite's version of `migrations/001_daily_features.sql`. `symbol` compares bytewise (BINARY
@@ -121,7 +121,7 @@ impl Store for SqliteStore {
         rows: &[FeatureRow],
     ) -> Result<UpsertSummary, StoreError> {
         let started = Instant::now();
-        check_dates(&self.describe(), trade_date, rows)?;
+        check_rows(&self.describe(), trade_date, rows)?;
         let rows = rows.to_vec();
         let mut summary = self
             .with_conn(move |c| {

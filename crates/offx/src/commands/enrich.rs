@@ -16,7 +16,8 @@ pub async fn run(settings: &Settings, global: &Global, args: EnrichArgs) -> Resu
     } else {
         open_store(args.store.as_deref()).await?
     };
-    let engine = Engine::new(settings.clone())?;
+    // A daily run always fetches afresh (FINRA re-posts corrected files) and refreshes the cache.
+    let engine = Engine::new(settings.clone())?.with_cache(super::raw_cache()?, false);
     let outcome = engine
         .run(args.date, args.symbols.as_deref(), store.as_deref())
         .await

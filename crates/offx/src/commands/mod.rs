@@ -1,11 +1,16 @@
 //! One module per subcommand.
 
+mod backfill;
+mod cache;
+mod catch_up;
+mod db;
 mod enrich;
 
 use std::collections::HashMap;
 
 use anyhow::Result;
 use offexchange::config::{self, ConfigError, Settings};
+use offexchange::source::cache::RawCache;
 
 use crate::cli::{Cli, Command, Global};
 
@@ -13,7 +18,16 @@ pub async fn run(cli: Cli) -> Result<()> {
     let settings = settings(&cli.global)?;
     match cli.command {
         Command::Enrich(args) => enrich::run(&settings, &cli.global, args).await,
+        Command::Backfill(args) => backfill::run(&settings, args).await,
+        Command::CatchUp(args) => catch_up::run(&settings, &cli.global, args).await,
+        Command::Cache { action } => cache::run(action),
+        Command::Db { action } => db::run(action).await,
     }
+}
+
+/// The raw-file cache from `OFFX_CACHE_DIR` / `OFFX_CACHE_MISSING_TTL`.
+pub fn raw_cache() -> Result<Option<RawCache>, ConfigError> {
+    RawCache::from_lookup(|name| std::env::var(name).ok())
 }
 
 /// Environment (and `.env`), overridden by flags; an error names the flag and its variable.
@@ -26,6 +40,11 @@ pub fn settings(global: &Global) -> Result<Settings, ConfigError> {
         (config::ENV_RETRIES, ("--retries", &global.retries)),
         (config::ENV_BACKOFF, ("--backoff", &global.backoff)),
         (config::ENV_USER_AGENT, ("--user-agent", &global.user_agent)),
+        (
+            config::ENV_API_BASE_URL,
+            ("--api-base-url", &global.api_base_url),
+        ),
+        (config::ENV_ATS_SOURCE, ("--ats-source", &global.ats_source)),
     ]);
     Settings::from_lookup(|name| match flags.get(name) {
         Some((_, Some(value))) => Some(value.clone()),

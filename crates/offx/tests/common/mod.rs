@@ -12,12 +12,23 @@ pub async fn offx(args: &[&str], env: &[(&str, &str)], workdir: &Path) -> Output
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_offx"));
     command.args(args).current_dir(workdir);
     for (key, _) in std::env::vars() {
-        let ours = ["FINRA_", "OFFX_", "SUPABASE", "NEXT_PUBLIC_SUPABASE", "DATABASE_URL", "RUST_BACKTRACE"];
+        let ours = [
+            "FINRA_",
+            "OFFX_",
+            "SUPABASE",
+            "NEXT_PUBLIC_SUPABASE",
+            "DATABASE_URL",
+            "RUST_BACKTRACE",
+        ];
         if ours.iter().any(|p| key.starts_with(p)) {
             command.env_remove(key);
         }
     }
-    command.env("FINRA_HTTP_BACKOFF", "0").env("FINRA_HTTP_RETRIES", "1");
+    command
+        .env("FINRA_HTTP_BACKOFF", "0")
+        .env("FINRA_HTTP_RETRIES", "1");
+    // Each run gets its own raw-file cache unless the test names one.
+    command.env("OFFX_CACHE_DIR", workdir.join("offx-cache"));
     command.envs(env.iter().copied());
     command.output().await.expect("offx runs")
 }
@@ -42,7 +53,9 @@ pub fn stored_rows(db: &Path) -> Vec<Row> {
         )
         .expect("daily_features exists");
     let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .expect("query");
     rows.collect::<Result<_, _>>().expect("rows")
 }

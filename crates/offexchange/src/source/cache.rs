@@ -1,0 +1,308 @@
+//! The raw-file cache: FINRA's bytes kept on disk so that a second backfill of the same range
+//! makes no HTTP request.
+//!
+//! - Laid out like the CDN under a directory per origin (`cdn.finra.org/equity/regsho/daily/...`),
+//!   so two servers never share entries.
+//! - Written atomically: a temporary file in the same directory, then a rename. A crash leaves
+//!   either the old entry or the new one.
+//! - Checked on read: an entry is used only if it parses (the Reg SHO record count, the ZIP's
+//!   CRCs); a broken entry is deleted and fetched again.
+//! - "Not published" is remembered only for a short time (`OFFX_CACHE_MISSING_TTL`, default one
+//!   hour), since FINRA's files appear late.
+//!
+//! FINRA occasionally re-posts a day's file with corrections. Bulk work (backfill, catch-up) reads
+//! the cache; `offx enrich` always fetches afresh and refreshes the cached copy.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use url::Url;
+
+pub const ENV_CACHE_DIR: &str = "OFFX_CACHE_DIR";
+pub const ENV_CACHE_MISSING_TTL: &str = "OFFX_CACHE_MISSING_TTL";
+const DEFAULT_MISSING_TTL: Duration = Duration::from_secs(3600);
+const MISSING_SUFFIX: &str = ".not-published";
+
+/// A cache directory, or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawCache {
+    root: PathBuf,
+    missing_ttl: Duration,
+}
+
+/// What `offx cache info` shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheInfo {
+    pub files: u64,
+    pub bytes: u64,
+    pub not_published_markers: u64,
+}
+
+impl RawCache {
+    pub fn new(root: impl Into<PathBuf>, missing_ttl: Duration) -> RawCache {
+        RawCache {
+            root: root.into(),
+            missing_ttl,
+        }
+    }
+
+    /// From `OFFX_CACHE_DIR` (default: the platform cache dir + `offexchange`; `off` disables)
+    /// and `OFFX_CACHE_MISSING_TTL` (seconds). `Err` names the bad variable and value.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<RawCache>, crate::ConfigError> {
+        let ttl = match lookup(ENV_CACHE_MISSING_TTL).filter(|v| !v.trim().is_empty()) {
+            Some(raw) => raw
+                .trim()
+                .parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| {
+                    crate::ConfigError::new(ENV_CACHE_MISSING_TTL, &raw, "expected whole seconds")
+                })?,
+            None => DEFAULT_MISSING_TTL,
+        };
+        let root = match lookup(ENV_CACHE_DIR).filter(|v| !v.trim().is_empty()) {
+            Some(dir) if dir.trim() == "off" => return Ok(None),
+            Some(dir) => PathBuf::from(dir.trim()),
+            None => match dirs::cache_dir() {
+                Some(dir) => dir.join("offexchange"),
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(RawCache::new(root, ttl)))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The entry for a URL: `root/host[_port]/path`.
+    pub fn entry(&self, url: &Url) -> PathBuf {
+        let host = url.host_str().unwrap_or("local");
+        let origin = match url.port() {
+            Some(port) => format!("{host}_{port}"),
+            None => host.to_string(),
+        };
+        let mut path = self.root.join(origin);
+        for part in url
+            .path()
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != "..")
+        {
+            path.push(part);
+        }
+        path
+    }
+
+    /// The cached bytes, if any.
+    pub fn get(&self, entry: &Path) -> Option<Vec<u8>> {
+        std::fs::read(entry).ok()
+    }
+
+    /// `true` if the entry was found "not published" less than the TTL ago.
+    pub fn recently_missing(&self, entry: &Path) -> bool {
+        let marker = marker(entry);
+        let fresh = std::fs::metadata(&marker)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|at| SystemTime::now().duration_since(at).ok())
+            .is_some_and(|age| age < self.missing_ttl);
+        if !fresh {
+            let _ = std::fs::remove_file(marker);
+        }
+        fresh
+    }
+
+    /// Stores `bytes` atomically and clears any "not published" marker.
+    pub fn put(&self, entry: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let _ = std::fs::remove_file(marker(entry));
+        write_atomically(entry, bytes)
+    }
+
+    /// Remembers, for the TTL, that FINRA did not publish the entry.
+    pub fn mark_missing(&self, entry: &Path) -> std::io::Result<()> {
+        write_atomically(&marker(entry), b"")
+    }
+
+    /// Drops an entry that failed its check.
+    pub fn evict(&self, entry: &Path) {
+        let _ = std::fs::remove_file(entry);
+    }
+
+    pub fn info(&self) -> std::io::Result<CacheInfo> {
+        let mut info = CacheInfo::default();
+        walk(&self.root, &mut |path, len| {
+            if path.to_string_lossy().ends_with(MISSING_SUFFIX) {
+                info.not_published_markers += 1;
+            } else {
+                info.files += 1;
+                info.bytes += len;
+            }
+        })?;
+        Ok(info)
+    }
+
+    /// Deletes every entry.
+    pub fn clear(&self) -> std::io::Result<()> {
+        match std::fs::remove_dir_all(&self.root) {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn marker(entry: &Path) -> PathBuf {
+    let mut name = entry.as_os_str().to_owned();
+    name.push(MISSING_SUFFIX);
+    PathBuf::from(name)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = parent.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::write(&temp, bytes)?;
+    std::fs::rename(&temp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })
+}
+
+fn walk(dir: &Path, visit: &mut dyn FnMut(&Path, u64)) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            walk(&entry.path(), visit)?;
+        } else {
+            visit(&entry.path(), meta.len());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_per_origin_and_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = RawCache::new(dir.path(), Duration::from_secs(60));
+        let a = cache.entry(
+            &"http://127.0.0.1:8080/equity/regsho/daily/X.txt"
+                .parse()
+                .unwrap(),
+        );
+        let b = cache.entry(
+            &"https://cdn.finra.org/equity/regsho/daily/X.txt"
+                .parse()
+                .unwrap(),
+        );
+        assert_ne!(a, b);
+        assert!(b.ends_with("cdn.finra.org/equity/regsho/daily/X.txt"));
+        assert_eq!(cache.get(&a), None);
+        cache.put(&a, b"hello").unwrap();
+        assert_eq!(cache.get(&a).as_deref(), Some(&b"hello"[..]));
+        let info = cache.info().unwrap();
+        assert_eq!((info.files, info.bytes), (1, 5));
+        cache.clear().unwrap();
+        assert_eq!(cache.get(&a), None);
+    }
+
+    #[test]
+    fn not_published_is_remembered_only_for_the_ttl() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = dir.path().join("h/x.txt");
+        let short = RawCache::new(dir.path(), Duration::ZERO);
+        short.mark_missing(&entry).unwrap();
+        assert!(!short.recently_missing(&entry), "expired at once");
+        let long = RawCache::new(dir.path(), Duration::from_secs(3600));
+        long.mark_missing(&entry).unwrap();
+        assert!(long.recently_missing(&entry));
+        long.put(&entry, b"now published").unwrap();
+        assert!(!long.recently_missing(&entry));
+    }
+
+    #[test]
+    fn settings_from_the_environment() {
+        let off =
+            RawCache::from_lookup(|k| (k == ENV_CACHE_DIR).then(|| "off".to_string())).unwrap();
+        assert_eq!(off, None);
+        let err =
+            RawCache::from_lookup(|k| (k == ENV_CACHE_MISSING_TTL).then(|| "soon".to_string()));
+        assert_eq!(err.unwrap_err().variable, ENV_CACHE_MISSING_TTL);
+    }
+}
+
+/// How a run uses the cache.
+#[derive(Debug, Clone)]
+pub struct CacheUse {
+    pub cache: RawCache,
+    /// Serve from the cache (bulk work); when `false`, only refresh it (daily runs).
+    pub read: bool,
+}
+
+/// Fetches `path` from `source` through the cache. A `file://` mirror is never cached.
+pub async fn fetch_through<T>(
+    cache: Option<&CacheUse>,
+    source: &super::Source,
+    path: &str,
+    parse: impl Fn(&[u8]) -> Result<T, crate::parse::ParseError>,
+) -> Result<super::Fetched<T>, super::SourceError> {
+    use super::{Fetched, Source};
+    let (Some(using), Source::Http(client)) = (cache, source) else {
+        return source.fetch(path, parse).await;
+    };
+    let entry = using.cache.entry(&client.url_for(path));
+    if using.read {
+        if using.cache.recently_missing(&entry) {
+            return Ok(Fetched::NotPublished);
+        }
+        if let Some(bytes) = using.cache.get(&entry) {
+            match parse(&bytes) {
+                Ok(parsed) => return Ok(Fetched::Published(parsed)),
+                Err(e) => {
+                    tracing::warn!(
+                        "cached {} failed its check ({e}); fetching it again",
+                        entry.display()
+                    );
+                    using.cache.evict(&entry);
+                }
+            }
+        }
+    }
+    let fetched = client
+        .fetch(path, |bytes| {
+            parse(bytes).map(|parsed| (parsed, bytes.to_vec()))
+        })
+        .await?;
+    let outcome = match fetched {
+        Fetched::Published((parsed, raw)) => {
+            if let Err(e) = using.cache.put(&entry, &raw) {
+                tracing::warn!("cannot cache {}: {e}", entry.display());
+            }
+            Fetched::Published(parsed)
+        }
+        Fetched::NotPublished => {
+            if let Err(e) = using.cache.mark_missing(&entry) {
+                tracing::warn!("cannot cache {}: {e}", entry.display());
+            }
+            Fetched::NotPublished
+        }
+    };
+    Ok(outcome)
+}

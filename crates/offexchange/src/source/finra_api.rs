@@ -1,0 +1,602 @@
+//! FINRA's Query API for the OTC Transparency weekly summary (ATS and non-ATS volume per symbol).
+//!
+//! FINRA publishes no weekly ZIP on its CDN; the weekly data exists only behind
+//! `POST {api}/data/group/otcMarket/name/weeklySummary`. Three steps, typed between them:
+//!
+//! 1. **query**: [`WeeklySummaryQuery`] is the JSON body (fields, filters, `limit`), built for one
+//!    week and one tier by [`WeeklySummaryQuery::week_tier`];
+//! 2. **extract**: [`FinraApi::weekly_summary`] posts it page by page through the one
+//!    [`HttpClient::execute`] retry loop (timeouts, 429/5xx with backoff, jitter and `Retry-After`,
+//!    the User-Agent, gzip), moving `offset` until `Record-Total` rows are read;
+//! 3. **transform**: each page's JSON becomes [`AtsRecord`]s in [`crate::parse::ats_json`].
+//!
+//! Which tiers of a week exist comes from `GET {api}/partitions/group/otcMarket/name/weeklySummary`
+//! ([`FinraApi::partitions`]); FINRA publishes Tier 1 about two weeks after the week and the other
+//! tiers about four weeks after it. [`FinraApi::week`] reads a week's published tiers; an engine
+//! keeps the partitions list and the last weeks read for [`PARTITIONS_TTL`] (ten minutes), since
+//! every session of a week needs the same rows and a backfill asks for each of them.
+//!
+//! ## Request design
+//!
+//! One query per (week, published tier), exactly the shape of FINRA's own example: an EQUAL
+//! `compareFilters` on `tierIdentifier`, a `domainFilters` on `summaryTypeCode`
+//! (`ATS_W_SMBL`, `OTC_W_SMBL`: the per-symbol aggregates; firm breakdowns would double count), a
+//! `dateRangeFilters` on `weekStartDate` from the Monday to the same Monday, only the fields the
+//! features and the revision history need, `limit` 5000. Per tier, because a partially published
+//! week is then fetched only where it is published, each query reads exactly one of FINRA's
+//! (week, tier) partitions, and the tiers can be read concurrently. No `sortFields`: FINRA answers
+//! 400 unless both partition keys are EQUAL-filtered, and the order does not matter here; each
+//! page is checked against `Record-Total` instead (a short page or a total that moves between
+//! pages is an error, never a silent gap).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
+use reqwest::StatusCode;
+use serde::Serialize;
+use tokio::sync::OnceCell;
+use url::Url;
+
+use super::http::{Answer, Verdict};
+use super::{Fetched, FinraHttpError, HttpClient, SourceError};
+use crate::net::excerpt;
+use crate::parse::ats::AtsRecord;
+use crate::parse::ats_json::{self, Partitions, Pinned};
+use crate::parse::ParseError;
+
+/// `weeklySummary`, relative to the API base.
+pub const WEEKLY_SUMMARY_PATH: &str = "data/group/otcMarket/name/weeklySummary";
+/// The list of published (weekStartDate, tierIdentifier) partitions, relative to the API base.
+pub const PARTITIONS_PATH: &str = "partitions/group/otcMarket/name/weeklySummary";
+/// FINRA's largest page (`Record-Max-Limit: 5000`).
+pub const PAGE_LIMIT: u64 = 5000;
+/// The tiers of a complete week, FINRA's `tierIdentifier`s.
+pub const TIERS: [&str; 3] = ["T1", "T2", "OTCE"];
+/// The fields asked for: what [`AtsRecord`] holds, nothing more.
+pub const FIELDS: [&str; 7] = [
+    "weekStartDate",
+    "tierIdentifier",
+    "issueSymbolIdentifier",
+    "summaryTypeCode",
+    "totalWeeklyShareQuantity",
+    "initialPublishedDate",
+    "lastUpdateDate",
+];
+/// The per-symbol aggregates: ATS shares and non-ATS OTC shares.
+pub const SUMMARY_TYPES: [&str; 2] = ["ATS_W_SMBL", "OTC_W_SMBL"];
+/// How long a fetched partitions list is reused. FINRA adds partitions about once a week (on
+/// Mondays), so a backfill that runs one engine over many days asks once instead of once per
+/// day, while a long-lived engine still sees a new week within minutes.
+pub const PARTITIONS_TTL: Duration = Duration::from_secs(600);
+
+/// `{"compareType": "EQUAL", "fieldName": ..., "fieldValue": ...}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompareFilter {
+    pub compare_type: &'static str,
+    pub field_name: String,
+    pub field_value: String,
+}
+
+impl CompareFilter {
+    pub fn equal(field: &str, value: &str) -> CompareFilter {
+        CompareFilter {
+            compare_type: "EQUAL",
+            field_name: field.to_string(),
+            field_value: value.to_string(),
+        }
+    }
+}
+
+/// `{"fieldName": ..., "values": [...]}`: the field is one of the values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DomainFilter {
+    pub field_name: String,
+    pub values: Vec<String>,
+}
+
+/// `{"fieldName": ..., "startDate": ..., "endDate": ...}`, both ends included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DateRangeFilter {
+    pub field_name: String,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+}
+
+/// A `weeklySummary` request body, without its `offset` (added per page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WeeklySummaryQuery {
+    pub fields: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub compare_filters: Vec<CompareFilter>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub domain_filters: Vec<DomainFilter>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub date_range_filters: Vec<DateRangeFilter>,
+    pub limit: u64,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(flatten)]
+    query: &'a WeeklySummaryQuery,
+    offset: u64,
+}
+
+impl WeeklySummaryQuery {
+    /// The per-symbol ATS and non-ATS rows of one tier of one week.
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use offexchange::source::finra_api::WeeklySummaryQuery;
+    /// let monday = NaiveDate::from_ymd_opt(2024, 4, 1).unwrap();
+    /// let body = WeeklySummaryQuery::week_tier(monday, "T1").body(5000);
+    /// assert!(body.contains(r#""compareFilters":[{"compareType":"EQUAL","fieldName":"tierIdentifier","fieldValue":"T1"}]"#));
+    /// assert!(body.ends_with(r#""limit":5000,"offset":5000}"#));
+    /// ```
+    pub fn week_tier(week_start: NaiveDate, tier: &str) -> WeeklySummaryQuery {
+        WeeklySummaryQuery {
+            fields: FIELDS.iter().map(|f| f.to_string()).collect(),
+            compare_filters: vec![CompareFilter::equal("tierIdentifier", tier)],
+            domain_filters: vec![DomainFilter {
+                field_name: "summaryTypeCode".into(),
+                values: SUMMARY_TYPES.iter().map(|s| s.to_string()).collect(),
+            }],
+            date_range_filters: vec![DateRangeFilter {
+                field_name: "weekStartDate".into(),
+                start_date: week_start,
+                end_date: week_start,
+            }],
+            limit: PAGE_LIMIT,
+        }
+    }
+
+    /// The JSON body for the page at `offset`.
+    pub fn body(&self, offset: u64) -> String {
+        // Serializing plain strings, numbers and dates cannot fail.
+        serde_json::to_string(&Body {
+            query: self,
+            offset,
+        })
+        .unwrap_or_default()
+    }
+
+    /// What the filters fix: rows may leave these fields out, and must not contradict them.
+    pub fn pinned(&self) -> Pinned {
+        let equal = |field: &str| {
+            self.compare_filters
+                .iter()
+                .find(|f| f.compare_type == "EQUAL" && f.field_name == field)
+                .map(|f| f.field_value.clone())
+        };
+        let week_range = self
+            .date_range_filters
+            .iter()
+            .find(|f| f.field_name == "weekStartDate" && f.start_date == f.end_date)
+            .map(|f| f.start_date);
+        let summary_types = self
+            .domain_filters
+            .iter()
+            .find(|f| f.field_name == "summaryTypeCode")
+            .map(|f| f.values.clone())
+            .unwrap_or_default();
+        Pinned {
+            week_start: equal("weekStartDate")
+                .and_then(|d| crate::parse::ats::parse_week_date(&d))
+                .or(week_range),
+            tier: equal("tierIdentifier"),
+            summary_type: equal("summaryTypeCode")
+                .or_else(|| (summary_types.len() == 1).then(|| summary_types[0].clone())),
+            symbol: equal("issueSymbolIdentifier"),
+            summary_types,
+        }
+    }
+
+    /// A short name for messages: the tier and week when the query has them.
+    pub fn describe(&self) -> String {
+        let pinned = self.pinned();
+        let mut name = "weeklySummary".to_string();
+        if let Some(week) = pinned.week_start {
+            name.push_str(&format!(" {week}"));
+        }
+        if let Some(tier) = pinned.tier {
+            name.push_str(&format!(" {tier}"));
+        }
+        name
+    }
+}
+
+/// The rows of one query, all pages read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryRows {
+    pub records: Vec<AtsRecord>,
+    /// Pages requested (one per `limit` rows).
+    pub pages: u32,
+}
+
+/// One tier of a week, as read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TierRows {
+    /// Not in the partitions list: FINRA has not published this tier of the week yet.
+    Unlisted,
+    /// Listed, yet the query answered 204 (no rows).
+    Empty,
+    Rows(QueryRows),
+}
+
+/// A week as read from the API: each of [`TIERS`], in that order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiWeek {
+    pub week_start: NaiveDate,
+    pub tiers: Vec<(&'static str, TierRows)>,
+}
+
+/// One page, as judged.
+enum Page {
+    /// 204: no rows.
+    Empty,
+    Rows {
+        total: u64,
+        records: Vec<AtsRecord>,
+    },
+}
+
+/// The Query API client for the OTC Transparency weekly summary. Cheap to clone: clones share
+/// the HTTP client, the cached partitions list and the weeks read.
+#[derive(Debug, Clone)]
+pub struct FinraApi {
+    client: HttpClient,
+    partitions: Arc<tokio::sync::Mutex<Option<CachedPartitions>>>,
+    weeks: Arc<Mutex<HashMap<NaiveDate, CachedWeek>>>,
+}
+
+/// A partitions list and when it was fetched.
+type CachedPartitions = (Instant, Arc<Partitions>);
+/// A week being read or read, and when that began.
+type CachedWeek = (Instant, Arc<OnceCell<Arc<ApiWeek>>>);
+
+/// Weeks kept by [`FinraApi::week`]: a backfill walks forward through the dates, so the week
+/// in progress and the next one are enough; a full week is a few MB.
+const WEEKS_KEPT: usize = 2;
+
+impl FinraApi {
+    /// `client` is based at the API root (`https://api.finra.org`).
+    pub fn new(client: HttpClient) -> FinraApi {
+        FinraApi {
+            client,
+            partitions: Arc::new(tokio::sync::Mutex::new(None)),
+            weeks: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Every tier of the week that FINRA lists as published, read once and reused for
+    /// [`PARTITIONS_TTL`]: each session of a week needs the same rows, and a backfill asks for
+    /// every session. Concurrent callers for one week share one read. A failed read is not kept.
+    pub async fn week(&self, week_start: NaiveDate) -> Result<Arc<ApiWeek>, SourceError> {
+        let cell = {
+            let mut weeks = self.weeks.lock().unwrap_or_else(|p| p.into_inner());
+            weeks.retain(|_, (at, _)| at.elapsed() < PARTITIONS_TTL);
+            if !weeks.contains_key(&week_start) && weeks.len() >= WEEKS_KEPT {
+                let oldest = weeks.iter().min_by_key(|(_, (at, _))| *at).map(|(w, _)| *w);
+                if let Some(oldest) = oldest {
+                    weeks.remove(&oldest);
+                }
+            }
+            let entry = weeks
+                .entry(week_start)
+                .or_insert_with(|| (Instant::now(), Arc::new(OnceCell::new())));
+            Arc::clone(&entry.1)
+        };
+        cell.get_or_try_init(|| self.read_week(week_start))
+            .await
+            .cloned()
+    }
+
+    /// Reads the week's published tiers (concurrently), without the memo.
+    pub async fn read_week(&self, week_start: NaiveDate) -> Result<Arc<ApiWeek>, SourceError> {
+        let partitions = self.partitions().await?;
+        let reads = TIERS.into_iter().map(|tier| {
+            let listed = partitions.is_published(week_start, tier);
+            async move {
+                if !listed {
+                    return Ok((tier, TierRows::Unlisted));
+                }
+                let query = WeeklySummaryQuery::week_tier(week_start, tier);
+                Ok::<_, SourceError>(match self.weekly_summary(&query).await? {
+                    Fetched::Published(rows) => (tier, TierRows::Rows(rows)),
+                    Fetched::NotPublished => (tier, TierRows::Empty),
+                })
+            }
+        });
+        let tiers = futures::future::try_join_all(reads).await?;
+        Ok(Arc::new(ApiWeek { week_start, tiers }))
+    }
+
+    pub fn weekly_summary_url(&self) -> Url {
+        self.client.url_for(WEEKLY_SUMMARY_PATH)
+    }
+
+    pub fn partitions_url(&self) -> Url {
+        self.client.url_for(PARTITIONS_PATH)
+    }
+
+    /// The published partitions, reused for [`PARTITIONS_TTL`] (concurrent callers wait for one
+    /// fetch rather than each asking).
+    pub async fn partitions(&self) -> Result<Arc<Partitions>, SourceError> {
+        let mut cached = self.partitions.lock().await;
+        if let Some((at, list)) = cached.as_ref() {
+            if at.elapsed() < PARTITIONS_TTL {
+                return Ok(Arc::clone(list));
+            }
+        }
+        let list = Arc::new(self.fetch_partitions().await?);
+        *cached = Some((Instant::now(), Arc::clone(&list)));
+        Ok(list)
+    }
+
+    /// Asks FINRA for the published partitions now (no cache).
+    pub async fn fetch_partitions(&self) -> Result<Partitions, SourceError> {
+        let url = self.partitions_url();
+        let mut attempt = 0;
+        self.client
+            .execute(
+                "GET",
+                &url,
+                |c| c.get(url.clone()).header(ACCEPT, "application/json"),
+                |answer| {
+                    attempt += 1;
+                    if answer.status != StatusCode::OK {
+                        return Verdict::Fail(refusal("GET", &url, &answer, attempt, None));
+                    }
+                    match ats_json::parse_partitions("weeklySummary partitions", &answer.body) {
+                        Ok(list) => Verdict::Done(list),
+                        Err(error) => Verdict::Fail(SourceError::Parse {
+                            location: format!("GET {url}"),
+                            attempts: attempt,
+                            error,
+                        }),
+                    }
+                },
+            )
+            .await
+    }
+
+    /// Reads every row `query` selects, page after page. `NotPublished` when FINRA answers 204
+    /// (no rows) to the first page.
+    pub async fn weekly_summary(
+        &self,
+        query: &WeeklySummaryQuery,
+    ) -> Result<Fetched<QueryRows>, SourceError> {
+        let url = self.weekly_summary_url();
+        let pinned = query.pinned();
+        let name = query.describe();
+        let mut records: Vec<AtsRecord> = Vec::new();
+        let mut expected_total: Option<u64> = None;
+        let mut pages = 0u32;
+        loop {
+            let offset = records.len() as u64;
+            let body = query.body(offset);
+            let page_name = format!("{name} (offset {offset})");
+            let context = PageContext {
+                url: &url,
+                body: &body,
+                name: &page_name,
+                pinned: &pinned,
+                offset,
+                limit: query.limit,
+            };
+            pages += 1;
+            let page = self.post_page(&context).await?;
+            let (total, page_records) = match (page, expected_total) {
+                (Page::Empty, None) => return Ok(Fetched::NotPublished),
+                (Page::Empty, Some(total)) => {
+                    return Err(context.broken(format!(
+                        "FINRA answered 204 (no rows) at offset {offset} of {total} rows"
+                    )))
+                }
+                (Page::Rows { total, records }, _) => (total, records),
+            };
+            if let Some(before) = expected_total.filter(|t| *t != total) {
+                return Err(context.broken(format!(
+                    "Record-Total moved from {before} to {total} between pages (FINRA revised \
+                     the data while it was read); run again"
+                )));
+            }
+            expected_total = Some(total);
+            records.extend(page_records);
+            if records.len() as u64 >= total {
+                break;
+            }
+        }
+        Ok(Fetched::Published(QueryRows { records, pages }))
+    }
+
+    async fn post_page(&self, page: &PageContext<'_>) -> Result<Page, SourceError> {
+        let url = page.url;
+        let mut attempt = 0;
+        self.client
+            .execute(
+                "POST",
+                url,
+                |c| {
+                    c.post(url.clone())
+                        .header(ACCEPT, "application/json")
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(page.body.to_string())
+                },
+                |answer| {
+                    attempt += 1;
+                    match answer.status {
+                        StatusCode::NO_CONTENT => Verdict::Done(Page::Empty),
+                        StatusCode::OK => match page.read(&answer) {
+                            Ok(rows) => Verdict::Done(rows),
+                            Err(error) => Verdict::Fail(page.error(error, attempt)),
+                        },
+                        _ => Verdict::Fail(refusal("POST", url, &answer, attempt, Some(page.body))),
+                    }
+                },
+            )
+            .await
+    }
+}
+
+/// One page request, for judging its answer and naming it in errors.
+struct PageContext<'a> {
+    url: &'a Url,
+    body: &'a str,
+    name: &'a str,
+    pinned: &'a Pinned,
+    offset: u64,
+    limit: u64,
+}
+
+impl PageContext<'_> {
+    /// Checks the paging headers and the row count, then parses the rows.
+    fn read(&self, answer: &Answer) -> Result<Page, ParseError> {
+        let fail = |reason: String| ParseError::Json {
+            file: self.name.to_string(),
+            reason,
+        };
+        let total = number_header(&answer.headers, "record-total")
+            .map_err(&fail)?
+            .ok_or_else(|| fail("the answer has no Record-Total header".into()))?;
+        if let Some(offset) = number_header(&answer.headers, "record-offset").map_err(&fail)? {
+            if offset != self.offset {
+                return Err(fail(format!(
+                    "Record-Offset {offset} is not the offset asked for ({})",
+                    self.offset
+                )));
+            }
+        }
+        let max = number_header(&answer.headers, "record-max-limit")
+            .map_err(&fail)?
+            .unwrap_or(self.limit);
+        let expected = total
+            .saturating_sub(self.offset)
+            .min(self.limit)
+            .min(max.max(1));
+        let records = ats_json::parse_page(self.name, &answer.body, self.pinned, self.offset)?;
+        if records.len() as u64 != expected {
+            return Err(fail(format!(
+                "the page holds {} rows but Record-Total {total} promises {expected} from offset {}",
+                records.len(),
+                self.offset
+            )));
+        }
+        Ok(Page::Rows { total, records })
+    }
+
+    fn error(&self, error: ParseError, attempts: u32) -> SourceError {
+        SourceError::Parse {
+            location: format!("POST {} {}", self.url, self.body),
+            attempts,
+            error,
+        }
+    }
+
+    fn broken(&self, reason: String) -> SourceError {
+        self.error(
+            ParseError::Json {
+                file: self.name.to_string(),
+                reason,
+            },
+            1,
+        )
+    }
+}
+
+/// A header holding a whole number: `None` when absent.
+fn number_header(headers: &HeaderMap, name: &str) -> Result<Option<u64>, String> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    text.parse()
+        .map(Some)
+        .map_err(|_| format!("header {name}: {text:?} is not a whole number"))
+}
+
+/// A 4xx (or any answer that is not 200/204): FINRA's `message` when the body carries one. Not
+/// retried: the same request gets the same refusal.
+fn refusal(
+    method: &'static str,
+    url: &Url,
+    answer: &Answer,
+    attempts: u32,
+    request: Option<&str>,
+) -> SourceError {
+    let finra_message = serde_json::from_slice::<serde_json::Value>(&answer.body)
+        .ok()
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        });
+    let mut message = match finra_message {
+        Some(m) => format!("FINRA: {m}"),
+        None => format!("unexpected answer: {}", excerpt(&answer.body, 200)),
+    };
+    if let Some(body) = request {
+        message.push_str(&format!(" [request {body}]"));
+    }
+    SourceError::Http(FinraHttpError {
+        method,
+        url: url.to_string(),
+        status: Some(answer.status.as_u16()),
+        attempts,
+        message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn monday() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 4, 1).unwrap()
+    }
+
+    #[test]
+    fn the_body_is_finras_example_shape() {
+        let body: serde_json::Value =
+            serde_json::from_str(&WeeklySummaryQuery::week_tier(monday(), "T2").body(10000))
+                .unwrap();
+        let expected = serde_json::json!({
+            "fields": FIELDS,
+            "compareFilters": [{"compareType": "EQUAL", "fieldName": "tierIdentifier", "fieldValue": "T2"}],
+            "domainFilters": [{"fieldName": "summaryTypeCode", "values": ["ATS_W_SMBL", "OTC_W_SMBL"]}],
+            "dateRangeFilters": [{"fieldName": "weekStartDate", "startDate": "2024-04-01", "endDate": "2024-04-01"}],
+            "limit": 5000,
+            "offset": 10000
+        });
+        assert_eq!(body, expected);
+        assert!(body.get("sortFields").is_none());
+    }
+
+    #[test]
+    fn pinned_from_filters() {
+        let q = WeeklySummaryQuery::week_tier(monday(), "OTCE");
+        let p = q.pinned();
+        assert_eq!(p.week_start, Some(monday()));
+        assert_eq!(p.tier.as_deref(), Some("OTCE"));
+        assert_eq!(p.summary_type, None);
+        assert_eq!(p.summary_types, SUMMARY_TYPES.map(String::from));
+        assert_eq!(q.describe(), "weeklySummary 2024-04-01 OTCE");
+    }
+
+    #[test]
+    fn number_headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(number_header(&h, "record-total"), Ok(None));
+        h.insert("record-total", "12001".parse().unwrap());
+        assert_eq!(number_header(&h, "record-total"), Ok(Some(12001)));
+        h.insert("record-total", "262|1".parse().unwrap());
+        assert!(number_header(&h, "record-total").is_err());
+    }
+}

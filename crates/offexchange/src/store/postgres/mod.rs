@@ -1,0 +1,357 @@
+//! PostgreSQL store (`postgres://...`): a direct or pooled connection, Supabase's included.
+//!
+//! An upsert is one transaction per trading date: the rows go to a temporary table by binary
+//! `COPY` (one round trip for thousands of rows), then one `INSERT ... SELECT ... ON CONFLICT DO
+//! UPDATE` merges them. A crash, a killed connection or a refused row rolls the whole date back:
+//! the table holds either the old rows or the new ones, never half.
+//!
+//! Pending cells keep the stored value: the staging table carries one "keep" flag per feature, and
+//! the merge reads the stored value for flagged cells (`LEFT JOIN` on the table inside the same
+//! transaction). Two offx writers of the same date take turns (a transaction-level advisory lock),
+//! so neither merges against a row the other is rewriting.
+//!
+//! Works through Supabase's transaction pooler too: every statement with parameters uses the
+//! unnamed statement (`query_typed`), and the one prepared statement (the `COPY`) lives and dies
+//! inside its transaction.
+
+mod connect;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use chrono::{Datelike, NaiveDate};
+use futures::pin_mut;
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Client;
+
+use self::connect::Target;
+use super::{check_rows, redact_url, Discovery, Store, StoreError, StoredRow, UpsertSummary};
+use crate::features::FeatureRow;
+
+/// The schema, in order. Each file is idempotent; `init` runs them all every time.
+pub const MIGRATIONS: &[(&str, &str)] = &[(
+    "001_daily_features",
+    include_str!("../../../../../migrations/001_daily_features.sql"),
+)];
+
+/// First key of offx's advisory locks (`pg_advisory_xact_lock(int, int)`): "offx" in ASCII. The
+/// second key is 0 for `init` and the trade date's day number for an upsert.
+const LOCK_SPACE: i32 = 0x6f66_6678;
+
+const STAGING: &str = "
+CREATE TEMPORARY TABLE offx_staging (
+    symbol                  text NOT NULL,
+    short_vol_share         double precision,
+    short_exempt_share      double precision,
+    ats_share_of_total      double precision,
+    keep_short_vol_share    boolean NOT NULL,
+    keep_short_exempt_share boolean NOT NULL,
+    keep_ats_share_of_total boolean NOT NULL
+) ON COMMIT DROP";
+
+const COPY: &str = "COPY offx_staging FROM STDIN (FORMAT binary)";
+
+const COPY_TYPES: [Type; 7] = [
+    Type::TEXT,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::BOOL,
+    Type::BOOL,
+    Type::BOOL,
+];
+
+/// The merge. Only the key and the three features are named: other columns keep their values
+/// (or their defaults on insert). A row whose values would not change is not rewritten (no dead
+/// tuple, no trigger), and `RETURNING` then says nothing for it; `xmax = 0` marks a fresh insert.
+const MERGE: &str = "
+INSERT INTO daily_features AS d
+    (symbol, trade_date, short_vol_share, short_exempt_share, ats_share_of_total)
+SELECT s.symbol, $1,
+       CASE WHEN s.keep_short_vol_share    THEN cur.short_vol_share    ELSE s.short_vol_share    END,
+       CASE WHEN s.keep_short_exempt_share THEN cur.short_exempt_share ELSE s.short_exempt_share END,
+       CASE WHEN s.keep_ats_share_of_total THEN cur.ats_share_of_total ELSE s.ats_share_of_total END
+FROM offx_staging s
+LEFT JOIN daily_features cur ON cur.symbol = s.symbol AND cur.trade_date = $1
+ON CONFLICT (symbol, trade_date) DO UPDATE SET
+    short_vol_share    = EXCLUDED.short_vol_share,
+    short_exempt_share = EXCLUDED.short_exempt_share,
+    ats_share_of_total = EXCLUDED.ats_share_of_total
+WHERE (d.short_vol_share, d.short_exempt_share, d.ats_share_of_total)
+      IS DISTINCT FROM
+      (EXCLUDED.short_vol_share, EXCLUDED.short_exempt_share, EXCLUDED.ats_share_of_total)
+RETURNING (d.xmax = 0) AS inserted";
+
+/// Is there a unique index on exactly `(symbol, trade_date)`? `ON CONFLICT` needs one.
+const HAS_KEY: &str = "
+SELECT EXISTS (
+    SELECT 1 FROM pg_index i
+    WHERE i.indrelid = 'daily_features'::regclass
+      AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = 2
+      AND (SELECT array_agg(a.attname::text ORDER BY a.attname)
+           FROM pg_attribute a
+           WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey))
+          = ARRAY['symbol', 'trade_date'])";
+
+// `COLLATE "C"`: byte order, the order every store returns, whatever the database's collation.
+const DISCOVER_ALL: &str = "
+SELECT symbol FROM daily_features WHERE trade_date = $1 ORDER BY symbol COLLATE \"C\"";
+const DISCOVER_MISSING: &str = "
+SELECT symbol FROM daily_features
+WHERE trade_date = $1
+  AND (short_vol_share IS NULL OR short_exempt_share IS NULL OR ats_share_of_total IS NULL)
+ORDER BY symbol COLLATE \"C\"";
+// The casts let a table whose feature columns are `numeric` or `real` (a seed's) be read too.
+const READ: &str = "
+SELECT symbol, short_vol_share::float8, short_exempt_share::float8, ats_share_of_total::float8
+FROM daily_features WHERE trade_date = $1 ORDER BY symbol COLLATE \"C\"";
+
+/// A PostgreSQL database holding `daily_features`. One connection, reopened when it is lost.
+pub struct PostgresStore {
+    target: Target,
+    described: String,
+    client: Mutex<Option<Client>>,
+    /// Set by an error that leaves the connection unusable; the next call reconnects. (The
+    /// client notices a dead connection a moment after the error, too late for that next call.)
+    broken: AtomicBool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PostgresStore")
+            .field(&self.described)
+            .finish()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to a `postgres://` URL (see [`crate::store`] for `sslmode` and friends). The table
+    /// is not created here: [`Store::init`] (which [`crate::store::open`] calls) does that.
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        let described = redact_url(url);
+        let target = Target::parse(url).map_err(|m| StoreError::new(&described, m))?;
+        let store = PostgresStore {
+            target,
+            described,
+            client: Mutex::new(None),
+            broken: AtomicBool::new(false),
+        };
+        drop(store.client().await?);
+        Ok(store)
+    }
+
+    /// The connection, opened again if the last one was lost (a restart, a killed backend).
+    /// Holding it serialises this store's operations, which share one session.
+    async fn client(&self) -> Result<MappedMutexGuard<'_, Client>, StoreError> {
+        let mut guard = self.client.lock().await;
+        let broken = self.broken.swap(false, Ordering::SeqCst);
+        let usable = !broken && matches!(guard.as_ref(), Some(c) if !c.is_closed());
+        if !usable {
+            let client = self
+                .target
+                .connect()
+                .await
+                .map_err(|e| self.error("cannot connect", &e))?;
+            *guard = Some(client);
+        }
+        MutexGuard::try_map(guard, Option::as_mut)
+            .map_err(|_| StoreError::new(&self.described, "no connection"))
+    }
+
+    fn error(&self, doing: &str, e: &tokio_postgres::Error) -> StoreError {
+        // An ERROR (a constraint, a type) leaves the session usable, its transaction rolled
+        // back; anything else (FATAL, a closed socket, a timeout) may not.
+        let recoverable = e.as_db_error().is_some_and(|db| db.severity() == "ERROR");
+        if !recoverable {
+            self.broken.store(true, Ordering::SeqCst);
+        }
+        StoreError::new(&self.described, format!("{doing}: {}", explain(e)))
+    }
+}
+
+/// A PostgreSQL error in one line: severity, SQLSTATE, message, detail, hint; or what happened to
+/// the connection.
+fn explain(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut text = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+        if let Some(detail) = db.detail() {
+            text.push_str(&format!(" ({detail})"));
+        }
+        if let Some(hint) = db.hint() {
+            text.push_str(&format!(" hint: {hint}"));
+        }
+        return text;
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(&format!(": {more}"));
+        }
+        source = s.source();
+    }
+    if e.is_closed() {
+        text.push_str(" (the connection was lost)");
+    }
+    text
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn describe(&self) -> String {
+        self.described.clone()
+    }
+
+    async fn init(&self) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let fail = |doing: &str, e: tokio_postgres::Error| self.error(doing, &e);
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| fail("cannot begin", e))?;
+        // Two processes starting at once would race on CREATE TABLE IF NOT EXISTS.
+        tx.query_typed(
+            "SELECT pg_advisory_xact_lock($1, 0)",
+            &[(&LOCK_SPACE, Type::INT4)],
+        )
+        .await
+        .map_err(|e| fail("cannot lock the schema", e))?;
+        tx.batch_execute("SET LOCAL client_min_messages = warning")
+            .await
+            .map_err(|e| fail("cannot set client_min_messages", e))?;
+        for (name, sql) in MIGRATIONS {
+            tx.batch_execute(sql)
+                .await
+                .map_err(|e| fail(&format!("migration {name} failed"), e))?;
+        }
+        let keyed: bool = tx
+            .query_one(HAS_KEY, &[])
+            .await
+            .map_err(|e| fail("cannot inspect daily_features", e))?
+            .get(0);
+        if !keyed {
+            return Err(StoreError::new(
+                &self.described,
+                "daily_features has no primary key or unique constraint on (symbol, trade_date); \
+                 upserts need one: ALTER TABLE daily_features ADD PRIMARY KEY (symbol, trade_date)",
+            ));
+        }
+        tx.commit()
+            .await
+            .map_err(|e| fail("cannot commit the schema", e))
+    }
+
+    async fn discover_symbols(
+        &self,
+        trade_date: NaiveDate,
+        which: Discovery,
+    ) -> Result<Vec<String>, StoreError> {
+        let sql = match which {
+            Discovery::All => DISCOVER_ALL,
+            Discovery::MissingFeatures => DISCOVER_MISSING,
+        };
+        let doing = format!("discovering symbols of {trade_date}");
+        let rows = self
+            .client()
+            .await?
+            .query_typed(sql, &[(&trade_date, Type::DATE)])
+            .await
+            .map_err(|e| self.error(&doing, &e))?;
+        rows.iter()
+            .map(|r| r.try_get(0).map_err(|e| self.error(&doing, &e)))
+            .collect()
+    }
+
+    async fn upsert(
+        &self,
+        trade_date: NaiveDate,
+        rows: &[FeatureRow],
+    ) -> Result<UpsertSummary, StoreError> {
+        let started = Instant::now();
+        check_rows(&self.described, trade_date, rows)?;
+        let mut client = self.client().await?;
+        let fail = |doing: &str, e: tokio_postgres::Error| {
+            self.error(
+                &format!("upsert of {trade_date} rolled back, nothing written ({doing})"),
+                &e,
+            )
+        };
+        let tx = client.transaction().await.map_err(|e| fail("begin", e))?;
+        tx.batch_execute(STAGING)
+            .await
+            .map_err(|e| fail("staging table", e))?;
+        let sink = tx.copy_in(COPY).await.map_err(|e| fail("copy", e))?;
+        let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+        pin_mut!(writer);
+        for r in rows {
+            let values: [&(dyn ToSql + Sync); 7] = [
+                &r.symbol,
+                &r.short_vol_share.value(),
+                &r.short_exempt_share.value(),
+                &r.ats_share_of_total.value(),
+                &r.short_vol_share.is_pending(),
+                &r.short_exempt_share.is_pending(),
+                &r.ats_share_of_total.is_pending(),
+            ];
+            writer
+                .as_mut()
+                .write(&values)
+                .await
+                .map_err(|e| fail("copy", e))?;
+        }
+        writer
+            .as_mut()
+            .finish()
+            .await
+            .map_err(|e| fail("copy", e))?;
+        let day = trade_date.num_days_from_ce();
+        tx.query_typed(
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            &[(&LOCK_SPACE, Type::INT4), (&day, Type::INT4)],
+        )
+        .await
+        .map_err(|e| fail("lock", e))?;
+        let changed = tx
+            .query_typed(MERGE, &[(&trade_date, Type::DATE)])
+            .await
+            .map_err(|e| fail("merge", e))?;
+        tx.commit().await.map_err(|e| fail("commit", e))?;
+        let inserted = changed
+            .iter()
+            .filter(|r| r.try_get::<_, bool>(0).unwrap_or(false))
+            .count();
+        Ok(UpsertSummary {
+            rows: rows.len(),
+            inserted,
+            updated: rows.len() - inserted,
+            batches: 1,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    async fn read(&self, trade_date: NaiveDate) -> Result<Vec<StoredRow>, StoreError> {
+        let doing = format!("reading {trade_date}");
+        let rows = self
+            .client()
+            .await?
+            .query_typed(READ, &[(&trade_date, Type::DATE)])
+            .await
+            .map_err(|e| self.error(&doing, &e))?;
+        let stored = |r: &tokio_postgres::Row| -> Result<StoredRow, tokio_postgres::Error> {
+            Ok(StoredRow {
+                symbol: r.try_get(0)?,
+                trade_date,
+                short_vol_share: r.try_get(1)?,
+                short_exempt_share: r.try_get(2)?,
+                ats_share_of_total: r.try_get(3)?,
+            })
+        };
+        rows.iter()
+            .map(|r| stored(r).map_err(|e| self.error(&doing, &e)))
+            .collect()
+    }
+}

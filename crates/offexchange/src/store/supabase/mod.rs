@@ -1,0 +1,549 @@
+//! Supabase store over REST (PostgREST): `supabase:` or `https://<ref>.supabase.co`, the key from
+//! the environment.
+//!
+//! - Discovery and reads page through `GET /rest/v1/daily_features?select=...&trade_date=eq.D`
+//!   with `order=symbol.asc&limit=N&offset=M`, so a date with more rows than the server's
+//!   `max-rows` (1,000 on Supabase) is seen whole. Pages are sorted again here, bytewise.
+//! - An upsert POSTs `?on_conflict=symbol,trade_date&columns=...` with
+//!   `Prefer: resolution=merge-duplicates,return=minimal`: PostgREST turns that into
+//!   `INSERT ... ON CONFLICT (symbol, trade_date) DO UPDATE SET <the columns sent>`. A pending cell
+//!   must keep the stored value, so it is not sent at all; and since PostgREST wants the same keys
+//!   in every object of a bulk insert, rows are grouped by which cells are pending and each group
+//!   is sent with only its other columns. A row inserted without a column gets NULL there.
+//!
+//! # What "all or nothing" means here
+//!
+//! Each POST is one transaction on the server, but a date bigger than one batch (or with mixed
+//! pending cells) takes several POSTs, and REST offers no transaction across them. If batch 3 of
+//! 12 fails for good (after retries), batches 1 and 2 stay written; the error says how many
+//! batches and rows were committed. Re-running the date is safe: the upsert is idempotent, and a
+//! pending cell never erases anything. Where a date must land atomically, use the PostgreSQL store
+//! with Supabase's connection string (`SUPABASE_DB_URL`).
+//!
+//! PostgREST with `return=minimal` does not say which rows were new, so the summary counts rows
+//! sent, not inserted and updated (both stay 0).
+
+mod credentials;
+mod rest;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+pub(super) use self::credentials::choice;
+pub use self::credentials::{ApiKey, SupabaseCredentials, KEY_VARS, URL_VARS};
+pub use self::rest::PostgrestError;
+use self::rest::{Failure, Rest};
+use super::{check_rows, redact_url, Discovery, Store, StoreError, StoredRow, UpsertSummary};
+use crate::features::{Feature, FeatureRow};
+
+const FEATURES: [&str; 3] = [
+    "short_vol_share",
+    "short_exempt_share",
+    "ats_share_of_total",
+];
+
+/// Request sizes, timeouts and retries. `batch_size` and `timeout`/`retries` can also be given
+/// in the store URL: `supabase:?batch_size=500&timeout=60&retries=5`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupabaseSettings {
+    /// Rows per POST.
+    pub batch_size: usize,
+    /// Rows asked for per GET; the server may return fewer (its `max-rows`), which paging handles.
+    pub page_size: usize,
+    /// Per request, connecting included.
+    pub timeout: Duration,
+    /// Retries after the first attempt, on connection errors, timeouts, 408, 429 and 5xx.
+    pub retries: u32,
+    /// First wait between attempts; doubles each time, plus up to half again at random.
+    pub backoff: Duration,
+}
+
+impl Default for SupabaseSettings {
+    fn default() -> Self {
+        SupabaseSettings {
+            batch_size: 1000,
+            page_size: 1000,
+            timeout: Duration::from_secs(30),
+            retries: 3,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+impl SupabaseSettings {
+    /// Applies one `name=value` from a store URL.
+    fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let bad = |why: &str| format!("{name}={value}: {why}");
+        match name {
+            "batch_size" | "page_size" => {
+                let n: usize = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100_000).contains(n))
+                    .ok_or_else(|| bad("expected a whole number from 1 to 100000"))?;
+                if name == "batch_size" {
+                    self.batch_size = n;
+                } else {
+                    self.page_size = n;
+                }
+            }
+            "timeout" => {
+                let secs: f64 = value
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+                    .ok_or_else(|| bad("expected seconds, more than 0"))?;
+                self.timeout = Duration::from_secs_f64(secs);
+            }
+            "retries" => {
+                self.retries = value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= 20)
+                    .ok_or_else(|| bad("expected a whole number from 0 to 20"))?;
+            }
+            _ => {
+                return Err(format!(
+                    "unknown parameter {name}; expected batch_size, page_size, timeout or retries"
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `daily_features` behind a Supabase project's REST API.
+pub struct SupabaseStore {
+    project: String,
+    rest: Rest,
+    settings: SupabaseSettings,
+}
+
+impl fmt::Debug for SupabaseStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SupabaseStore")
+            .field("project", &self.project)
+            .field("key", &"***")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl SupabaseStore {
+    /// A store at `project_url` (`https://<ref>.supabase.co`, or any PostgREST served under
+    /// `/rest/v1`).
+    pub fn new(
+        project_url: &str,
+        key: ApiKey,
+        settings: SupabaseSettings,
+    ) -> Result<SupabaseStore, StoreError> {
+        let project = redact_url(project_url.trim().trim_end_matches('/'));
+        let fail = |m: String| StoreError::new(&project, m);
+        let mut table = Url::parse(project_url.trim())
+            .map_err(|e| fail(format!("not a valid project URL: {e}")))?;
+        if !matches!(table.scheme(), "http" | "https") || table.cannot_be_a_base() {
+            return Err(fail("the project URL must start with https://".into()));
+        }
+        let base = table.path().trim_end_matches('/').to_string();
+        let base = base.strip_suffix("/rest/v1").unwrap_or(&base).to_string();
+        table.set_path(&format!("{base}/rest/v1/daily_features"));
+        table.set_query(None);
+        let rest = Rest::new(table, key, &settings).map_err(|m| fail(m.to_string()))?;
+        Ok(SupabaseStore {
+            project,
+            rest,
+            settings,
+        })
+    }
+
+    /// The `open()` forms: `supabase:[?params]` (project URL from `SUPABASE_URL` or
+    /// `NEXT_PUBLIC_SUPABASE_URL`) or `https://<ref>.supabase.co[?params]`; the key from
+    /// `SUPABASE_SERVICE_ROLE_KEY`, else the anon keys. Says in a log line which variables it used.
+    pub fn from_url(
+        url: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<SupabaseStore, StoreError> {
+        let (project, url_var, params) = match url.strip_prefix("supabase:") {
+            Some(rest) => {
+                let params = rest.strip_prefix('?').unwrap_or(rest).to_string();
+                let (url_var, project) =
+                    credentials::project(&lookup).map_err(|m| StoreError::new("supabase:", m))?;
+                (project, Some(url_var), params)
+            }
+            None => {
+                let (project, params) = url.split_once('?').unwrap_or((url, ""));
+                (project.to_string(), None, params.to_string())
+            }
+        };
+        let described = redact_url(&project);
+        let mut settings = SupabaseSettings::default();
+        for (name, value) in url::form_urlencoded::parse(params.as_bytes()) {
+            settings
+                .set(&name, &value)
+                .map_err(|m| StoreError::new(&described, m))?;
+        }
+        let (key_var, key) =
+            credentials::key(&lookup).map_err(|m| StoreError::new(&described, m))?;
+        let from = match url_var {
+            Some(url_var) => format!("{url_var} + {key_var}"),
+            None => key_var.to_string(),
+        };
+        tracing::info!("Supabase REST store {described} (credentials from {from})");
+        if key_var != KEY_VARS[0] {
+            tracing::warn!(
+                "using {key_var}, not {}: writes work only where row-level security lets that \
+                 role write daily_features",
+                KEY_VARS[0]
+            );
+        }
+        SupabaseStore::new(&project, key, settings)
+    }
+
+    fn error(&self, doing: &str, failure: &Failure) -> StoreError {
+        let mut message = format!("{doing}: {failure}");
+        if let Some(advice) = advice(failure) {
+            message.push_str("; ");
+            message.push_str(advice);
+        }
+        StoreError::new(&self.project, message)
+    }
+
+    /// Every row matching `filters`, page by page.
+    ///
+    /// A page shorter than asked ends the listing only once a full page has shown that the server
+    /// does not cap pages below our size; a short first page is confirmed by one more request
+    /// (empty: the end; not empty: the server's cap, which becomes the page size).
+    async fn fetch_all<T: serde::de::DeserializeOwned>(
+        &self,
+        doing: &str,
+        filters: &[(&str, String)],
+    ) -> Result<Vec<T>, StoreError> {
+        let mut all = Vec::new();
+        let mut limit = self.settings.page_size;
+        let mut full_seen = false;
+        loop {
+            let mut query = filters.to_vec();
+            query.push(("order", "symbol.asc".into()));
+            query.push(("limit", limit.to_string()));
+            query.push(("offset", all.len().to_string()));
+            let page: Vec<T> = self
+                .rest
+                .get(&query)
+                .await
+                .map_err(|f| self.error(doing, &f))?;
+            let n = page.len();
+            all.extend(page);
+            if n == 0 || (n < limit && full_seen) {
+                return Ok(all);
+            }
+            if n < limit {
+                limit = n;
+            }
+            full_seen = true;
+        }
+    }
+}
+
+/// What to do about a failure, when the status or code says.
+fn advice(failure: &Failure) -> Option<&'static str> {
+    let status = failure.status.map(|s| s.as_u16());
+    match (status, failure.code()) {
+        (_, Some("PGRST205" | "42P01")) | (Some(404), _) => Some(
+            "create the table: apply migrations/001_daily_features.sql (offx db init --store \
+             \"$SUPABASE_DB_URL\", or paste it into the SQL editor), then reload the schema cache",
+        ),
+        (_, Some("42703" | "PGRST204")) => {
+            Some("daily_features lacks a feature column: apply migrations/001_daily_features.sql")
+        }
+        (_, Some("42P10")) => {
+            Some("daily_features needs a primary key or unique constraint on (symbol, trade_date)")
+        }
+        (_, Some("42501")) | (Some(403), _) => Some(
+            "the key's role may not write daily_features (row-level security?); use \
+             SUPABASE_SERVICE_ROLE_KEY for writes",
+        ),
+        (Some(401), _) => Some("the API key was refused: check the project URL and key"),
+        _ => None,
+    }
+}
+
+/// One row on the wire: a pending cell is left out, so the upsert does not touch it.
+#[derive(Serialize)]
+struct Wire<'a> {
+    symbol: &'a str,
+    trade_date: NaiveDate,
+    #[serde(skip_serializing_if = "pending")]
+    short_vol_share: Feature,
+    #[serde(skip_serializing_if = "pending")]
+    short_exempt_share: Feature,
+    #[serde(skip_serializing_if = "pending")]
+    ats_share_of_total: Feature,
+}
+
+fn pending(cell: &Feature) -> bool {
+    cell.is_pending()
+}
+
+/// Rows grouped by which cells are pending (the same keys in every object of a POST), then cut
+/// into batches. Groups come in a fixed order, rows in their given order.
+fn batches(rows: &[FeatureRow], batch_size: usize) -> Vec<(String, Vec<&FeatureRow>)> {
+    let mut groups: BTreeMap<[bool; 3], Vec<&FeatureRow>> = BTreeMap::new();
+    for r in rows {
+        let mask = [
+            r.short_vol_share.is_pending(),
+            r.short_exempt_share.is_pending(),
+            r.ats_share_of_total.is_pending(),
+        ];
+        groups.entry(mask).or_default().push(r);
+    }
+    let mut out = Vec::new();
+    for (mask, group) in groups {
+        let mut columns = vec!["symbol", "trade_date"];
+        columns.extend(
+            FEATURES
+                .iter()
+                .zip(mask)
+                .filter(|(_, p)| !p)
+                .map(|(c, _)| *c),
+        );
+        let columns = columns.join(",");
+        for chunk in group.chunks(batch_size.max(1)) {
+            out.push((columns.clone(), chunk.to_vec()));
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct SymbolOnly {
+    symbol: String,
+}
+
+#[derive(Deserialize)]
+struct Stored {
+    symbol: String,
+    short_vol_share: Option<f64>,
+    short_exempt_share: Option<f64>,
+    ats_share_of_total: Option<f64>,
+}
+
+const MISSING_FILTER: &str =
+    "(short_vol_share.is.null,short_exempt_share.is.null,ats_share_of_total.is.null)";
+
+#[async_trait]
+impl Store for SupabaseStore {
+    fn describe(&self) -> String {
+        self.project.clone()
+    }
+
+    /// REST cannot run DDL: this checks that the table and its columns are there, and says how to
+    /// create them if not.
+    async fn init(&self) -> Result<(), StoreError> {
+        let query = [
+            (
+                "select",
+                "symbol,trade_date,short_vol_share,short_exempt_share,ats_share_of_total".into(),
+            ),
+            ("limit", "0".to_string()),
+        ];
+        self.rest
+            .get::<serde_json::Value>(&query)
+            .await
+            .map(drop)
+            .map_err(|f| self.error("checking daily_features", &f))
+    }
+
+    async fn discover_symbols(
+        &self,
+        trade_date: NaiveDate,
+        which: Discovery,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut filters = vec![
+            ("select", "symbol".to_string()),
+            ("trade_date", format!("eq.{trade_date}")),
+        ];
+        if which == Discovery::MissingFeatures {
+            filters.push(("or", MISSING_FILTER.into()));
+        }
+        let doing = format!("discovering symbols of {trade_date}");
+        let rows: Vec<SymbolOnly> = self.fetch_all(&doing, &filters).await?;
+        let mut symbols: Vec<String> = rows.into_iter().map(|r| r.symbol).collect();
+        symbols.sort();
+        Ok(symbols)
+    }
+
+    async fn upsert(
+        &self,
+        trade_date: NaiveDate,
+        rows: &[FeatureRow],
+    ) -> Result<UpsertSummary, StoreError> {
+        let started = Instant::now();
+        check_rows(&self.project, trade_date, rows)?;
+        let batches = batches(rows, self.settings.batch_size);
+        let total = batches.len();
+        let mut sent = 0;
+        for (i, (columns, batch)) in batches.iter().enumerate() {
+            let wire: Vec<Wire<'_>> = batch
+                .iter()
+                .map(|r| Wire {
+                    symbol: &r.symbol,
+                    trade_date,
+                    short_vol_share: r.short_vol_share,
+                    short_exempt_share: r.short_exempt_share,
+                    ats_share_of_total: r.ats_share_of_total,
+                })
+                .collect();
+            let body = serde_json::to_vec(&wire).map_err(|e| {
+                StoreError::new(&self.project, format!("cannot encode rows as JSON: {e}"))
+            })?;
+            let query = [
+                ("on_conflict", "symbol,trade_date".to_string()),
+                ("columns", columns.clone()),
+            ];
+            if let Err(failure) = self.rest.upsert(&query, Bytes::from(body)).await {
+                let doing = format!(
+                    "upsert of {trade_date} stopped at batch {} of {total}; {i} batch(es), \
+                     {sent} row(s) were committed and stay (REST has no transaction across \
+                     batches; re-running the date is safe)",
+                    i + 1
+                );
+                return Err(self.error(&doing, &failure));
+            }
+            sent += batch.len();
+        }
+        let summary = UpsertSummary {
+            rows: sent,
+            inserted: 0,
+            updated: 0,
+            batches: total,
+            elapsed: started.elapsed(),
+        };
+        tracing::info!(
+            "sent {} rows of {trade_date} to {} in {} batch(es), {:.0} ms (PostgREST with \
+             return=minimal does not say which rows were new)",
+            summary.rows,
+            self.project,
+            summary.batches,
+            summary.elapsed.as_secs_f64() * 1e3
+        );
+        Ok(summary)
+    }
+
+    async fn read(&self, trade_date: NaiveDate) -> Result<Vec<StoredRow>, StoreError> {
+        let filters = [
+            (
+                "select",
+                "symbol,short_vol_share,short_exempt_share,ats_share_of_total".to_string(),
+            ),
+            ("trade_date", format!("eq.{trade_date}")),
+        ];
+        let rows: Vec<Stored> = self
+            .fetch_all(&format!("reading {trade_date}"), &filters)
+            .await?;
+        let mut rows: Vec<StoredRow> = rows
+            .into_iter()
+            .map(|r| StoredRow {
+                symbol: r.symbol,
+                trade_date,
+                short_vol_share: r.short_vol_share,
+                short_exempt_share: r.short_exempt_share,
+                ats_share_of_total: r.ats_share_of_total,
+            })
+            .collect();
+        rows.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(symbol: &str, cells: [Feature; 3]) -> FeatureRow {
+        FeatureRow {
+            symbol: symbol.into(),
+            trade_date: NaiveDate::from_ymd_opt(2024, 4, 1).unwrap(),
+            short_vol_share: cells[0],
+            short_exempt_share: cells[1],
+            ats_share_of_total: cells[2],
+        }
+    }
+
+    #[test]
+    fn pending_cells_are_left_out_and_grouped() {
+        use Feature::{Null, Pending, Value};
+        let rows = [
+            row("A", [Value(0.5), Null, Pending]),
+            row("B", [Value(0.25), Value(0.0), Value(1.0)]),
+            row("C", [Value(0.75), Null, Pending]),
+            row("D", [Pending, Pending, Pending]),
+        ];
+        let b = batches(&rows, 1);
+        let shape: Vec<(&str, Vec<&str>)> = b
+            .iter()
+            .map(|(c, rs)| (c.as_str(), rs.iter().map(|r| r.symbol.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                (
+                    "symbol,trade_date,short_vol_share,short_exempt_share,ats_share_of_total",
+                    vec!["B"]
+                ),
+                (
+                    "symbol,trade_date,short_vol_share,short_exempt_share",
+                    vec!["A"]
+                ),
+                (
+                    "symbol,trade_date,short_vol_share,short_exempt_share",
+                    vec!["C"]
+                ),
+                ("symbol,trade_date", vec!["D"]),
+            ]
+        );
+        let wire = Wire {
+            symbol: "BRK/B",
+            trade_date: rows[0].trade_date,
+            short_vol_share: Value(0.5),
+            short_exempt_share: Null,
+            ats_share_of_total: Pending,
+        };
+        assert_eq!(
+            serde_json::to_string(&wire).unwrap(),
+            r#"{"symbol":"BRK/B","trade_date":"2024-04-01","short_vol_share":0.5,"short_exempt_share":null}"#
+        );
+    }
+
+    #[test]
+    fn url_settings() {
+        let env = |k: &str| match k {
+            "SUPABASE_URL" => Some("https://ref.supabase.co/".to_string()),
+            "SUPABASE_SERVICE_ROLE_KEY" => Some("sb_secret_0123456789".to_string()),
+            _ => None,
+        };
+        let s = SupabaseStore::from_url("supabase:?batch_size=250&retries=0", env).unwrap();
+        assert_eq!(s.settings.batch_size, 250);
+        assert_eq!(s.settings.retries, 0);
+        assert_eq!(s.describe(), "https://ref.supabase.co");
+        assert_eq!(
+            s.rest.table().as_str(),
+            "https://ref.supabase.co/rest/v1/daily_features"
+        );
+        let s = SupabaseStore::from_url("http://127.0.0.1:54321/rest/v1", env).unwrap();
+        assert_eq!(
+            s.rest.table().as_str(),
+            "http://127.0.0.1:54321/rest/v1/daily_features"
+        );
+        let e = SupabaseStore::from_url("supabase:?batch=5", env).unwrap_err();
+        assert!(e.message.contains("unknown parameter batch"), "{e}");
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("0123456789"), "{debug}");
+    }
+}

@@ -1,0 +1,385 @@
+//! The store contract: one suite, run against every store.
+//!
+//! `memory::*`, `sqlite::*`, `postgres::*` (the real server on 127.0.0.1:5432, a schema per test)
+//! and `supabase::*` (the Supabase REST store against a fake PostgREST on 127.0.0.1, see
+//! `store_support/postgrest.rs`) run the same cases. Every store is opened through
+//! `store::open_with`, so the URL grammar is exercised too.
+//!
+//! What every store promises:
+//! - an upsert writes the three features of the rows given, for one date; a `Null` cell
+//!   overwrites, a `Pending` cell keeps the stored value (NULL when the row is new);
+//! - running the same upsert twice changes nothing;
+//! - symbols are exact bytes (`CPK` and `CpK` are two rows, `BRK/B` keeps its slash), and
+//!   discovery and reads return them sorted bytewise, whatever the server's collation;
+//! - discovery sees every row of a date (paging past the server's page cap), or only the rows with
+//!   a null feature;
+//! - a refused upsert (a value outside [0, 1], a symbol twice, another date) writes nothing.
+
+mod store_support;
+
+use std::any::Any;
+
+use chrono::NaiveDate;
+use offexchange::store::{self, Discovery, Store, StoredRow};
+use offexchange::{Feature, FeatureRow};
+use store_support::postgrest::{FakePostgrest, KEY};
+use store_support::{date, pg, row, rows};
+
+use Feature::{Null, Pending, Value};
+
+/// A store under test, with whatever must live as long as it (a server, a schema, a directory).
+struct Fixture {
+    store: Box<dyn Store>,
+    /// Whether the store can tell inserted rows from updated ones (PostgREST with
+    /// `return=minimal` cannot).
+    counts: bool,
+    _keep: Box<dyn Any + Send>,
+}
+
+async fn memory() -> Fixture {
+    Fixture {
+        store: store::open("memory:").await.expect("memory store"),
+        counts: true,
+        _keep: Box::new(()),
+    }
+}
+
+async fn sqlite() -> Fixture {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite:{}", dir.path().join("nested/offx.sqlite").display());
+    Fixture {
+        store: store::open(&url).await.expect("sqlite store"),
+        counts: true,
+        _keep: Box::new(dir),
+    }
+}
+
+async fn postgres() -> Fixture {
+    let schema = pg::Schema::new("contract").await;
+    Fixture {
+        store: store::open(&schema.url).await.expect("postgres store"),
+        counts: true,
+        _keep: Box::new(schema),
+    }
+}
+
+async fn supabase() -> Fixture {
+    let (server, fake) = FakePostgrest::start().await;
+    let env = |k: &str| (k == "SUPABASE_SERVICE_ROLE_KEY").then(|| KEY.to_string());
+    let url = format!("{}?retries=0", server.uri());
+    Fixture {
+        store: store::open_with(&url, env).await.expect("supabase store"),
+        counts: false,
+        _keep: Box::new((server, fake)),
+    }
+}
+
+fn d1() -> NaiveDate {
+    date(2024, 4, 1)
+}
+
+fn d2() -> NaiveDate {
+    date(2024, 4, 2)
+}
+
+fn stored(symbol: &str, trade_date: NaiveDate, cells: [Option<f64>; 3]) -> StoredRow {
+    StoredRow {
+        symbol: symbol.into(),
+        trade_date,
+        short_vol_share: cells[0],
+        short_exempt_share: cells[1],
+        ats_share_of_total: cells[2],
+    }
+}
+
+async fn upsert(f: &Fixture, trade_date: NaiveDate, rows: &[FeatureRow]) {
+    let summary = f
+        .store
+        .upsert(trade_date, rows)
+        .await
+        .unwrap_or_else(|e| panic!("upsert into {} failed: {e}", f.store.describe()));
+    assert_eq!(summary.rows, rows.len());
+}
+
+async fn read(f: &Fixture, trade_date: NaiveDate) -> Vec<StoredRow> {
+    f.store.read(trade_date).await.expect("read")
+}
+
+async fn inserts_and_reads_back(f: Fixture) {
+    let rows = [
+        row("AAPL", d1(), [Value(0.5), Value(0.01), Value(0.25)]),
+        row("MSFT", d1(), [Value(0.0), Null, Value(1.0)]),
+        row("NEW", d1(), [Pending, Pending, Pending]),
+    ];
+    let summary = f.store.upsert(d1(), &rows).await.expect("upsert");
+    assert_eq!(summary.rows, 3);
+    assert!(summary.batches >= 1);
+    if f.counts {
+        assert_eq!((summary.inserted, summary.updated), (3, 0));
+    }
+    assert_eq!(
+        read(&f, d1()).await,
+        vec![
+            stored("AAPL", d1(), [Some(0.5), Some(0.01), Some(0.25)]),
+            stored("MSFT", d1(), [Some(0.0), None, Some(1.0)]),
+            // A pending cell of a new row is stored as NULL: there is nothing to keep.
+            stored("NEW", d1(), [None, None, None]),
+        ]
+    );
+    assert!(read(&f, d2()).await.is_empty());
+}
+
+async fn values_and_nulls_overwrite(f: Fixture) {
+    upsert(
+        &f,
+        d1(),
+        &[row("AAPL", d1(), [Value(0.5), Value(0.01), Value(0.25)])],
+    )
+    .await;
+    let summary = f
+        .store
+        .upsert(d1(), &[row("AAPL", d1(), [Value(0.75), Null, Null])])
+        .await
+        .expect("second upsert");
+    if f.counts {
+        assert_eq!((summary.inserted, summary.updated), (0, 1));
+    }
+    assert_eq!(
+        read(&f, d1()).await,
+        vec![stored("AAPL", d1(), [Some(0.75), None, None])]
+    );
+}
+
+async fn pending_keeps_the_stored_value(f: Fixture) {
+    let full = [Value(0.5), Value(0.01), Value(0.25)];
+    let symbols = ["P1", "P2", "P3", "P12", "P123"];
+    let initial: Vec<FeatureRow> = symbols.iter().map(|s| row(s, d1(), full)).collect();
+    upsert(&f, d1(), &initial).await;
+    // Every mix of pending and fresh cells in one upsert.
+    upsert(
+        &f,
+        d1(),
+        &[
+            row("P1", d1(), [Pending, Value(0.02), Null]),
+            row("P2", d1(), [Value(0.6), Pending, Value(0.3)]),
+            row("P3", d1(), [Null, Value(0.03), Pending]),
+            row("P12", d1(), [Pending, Pending, Value(0.4)]),
+            row("P123", d1(), [Pending, Pending, Pending]),
+        ],
+    )
+    .await;
+    assert_eq!(
+        read(&f, d1()).await,
+        vec![
+            stored("P1", d1(), [Some(0.5), Some(0.02), None]),
+            stored("P12", d1(), [Some(0.5), Some(0.01), Some(0.4)]),
+            stored("P123", d1(), [Some(0.5), Some(0.01), Some(0.25)]),
+            stored("P2", d1(), [Some(0.6), Some(0.01), Some(0.3)]),
+            stored("P3", d1(), [None, Some(0.03), Some(0.25)]),
+        ]
+    );
+    // Null after pending: now it is known to be null, and it overwrites.
+    upsert(&f, d1(), &[row("P123", d1(), [Null, Pending, Pending])]).await;
+    let p123 = read(&f, d1())
+        .await
+        .into_iter()
+        .find(|r| r.symbol == "P123");
+    assert_eq!(
+        p123,
+        Some(stored("P123", d1(), [None, Some(0.01), Some(0.25)]))
+    );
+}
+
+async fn running_twice_changes_nothing(f: Fixture) {
+    let rows = rows(50, d1(), 0.3);
+    upsert(&f, d1(), &rows).await;
+    let first = read(&f, d1()).await;
+    let again = f.store.upsert(d1(), &rows).await.expect("second run");
+    if f.counts {
+        assert_eq!((again.inserted, again.updated), (0, 50));
+    }
+    assert_eq!(read(&f, d1()).await, first);
+    assert_eq!(first.len(), 50);
+}
+
+async fn symbols_are_exact_bytes(f: Fixture) {
+    let rows = [
+        row("CpK", d1(), [Value(0.2), Null, Null]),
+        row("CPK", d1(), [Value(0.1), Null, Null]),
+        row("BRK/B", d1(), [Value(0.3), Null, Null]),
+        row("BRK.B", d1(), [Value(0.4), Null, Null]),
+        row("Cpa", d1(), [Value(0.5), Null, Null]),
+    ];
+    upsert(&f, d1(), &rows).await;
+    // Bytewise: '.' < '/', 'P' < 'p', 'K' < 'a'. A linguistic collation would put Cpa first.
+    let expected = ["BRK.B", "BRK/B", "CPK", "CpK", "Cpa"];
+    let found = f
+        .store
+        .discover_symbols(d1(), Discovery::All)
+        .await
+        .expect("discover");
+    assert_eq!(found, expected);
+    upsert(&f, d1(), &[row("CpK", d1(), [Value(0.9), Null, Null])]).await;
+    let values: Vec<(String, Option<f64>)> = read(&f, d1())
+        .await
+        .into_iter()
+        .map(|r| (r.symbol, r.short_vol_share))
+        .collect();
+    assert_eq!(
+        values,
+        vec![
+            ("BRK.B".to_string(), Some(0.4)),
+            ("BRK/B".to_string(), Some(0.3)),
+            ("CPK".to_string(), Some(0.1)),
+            ("CpK".to_string(), Some(0.9)),
+            ("Cpa".to_string(), Some(0.5)),
+        ]
+    );
+}
+
+async fn discovery_all_and_missing(f: Fixture) {
+    upsert(
+        &f,
+        d1(),
+        &[
+            row("FULL", d1(), [Value(0.5), Value(0.0), Value(0.1)]),
+            row("NOATS", d1(), [Value(0.5), Value(0.0), Null]),
+            row("NEW", d1(), [Pending, Pending, Pending]),
+            row("NOEXEMPT", d1(), [Value(0.5), Null, Value(0.1)]),
+        ],
+    )
+    .await;
+    upsert(&f, d2(), &[row("OTHER", d2(), [Null, Null, Null])]).await;
+    let all = f.store.discover_symbols(d1(), Discovery::All).await;
+    assert_eq!(all.expect("all"), ["FULL", "NEW", "NOATS", "NOEXEMPT"]);
+    let missing = f
+        .store
+        .discover_symbols(d1(), Discovery::MissingFeatures)
+        .await;
+    assert_eq!(missing.expect("missing"), ["NEW", "NOATS", "NOEXEMPT"]);
+    let none = f
+        .store
+        .discover_symbols(date(2024, 4, 3), Discovery::All)
+        .await;
+    assert!(none.expect("empty date").is_empty());
+}
+
+async fn dates_are_separate(f: Fixture) {
+    upsert(&f, d1(), &[row("AAPL", d1(), [Value(0.1), Null, Null])]).await;
+    upsert(&f, d2(), &[row("AAPL", d2(), [Value(0.2), Null, Null])]).await;
+    upsert(&f, d2(), &[row("AAPL", d2(), [Null, Null, Null])]).await;
+    assert_eq!(
+        read(&f, d1()).await,
+        vec![stored("AAPL", d1(), [Some(0.1), None, None])]
+    );
+    assert_eq!(
+        read(&f, d2()).await,
+        vec![stored("AAPL", d2(), [None, None, None])]
+    );
+}
+
+async fn refused_upserts_write_nothing(f: Fixture) {
+    upsert(&f, d1(), &[row("KEEP", d1(), [Value(0.5), Null, Null])]).await;
+    let before = read(&f, d1()).await;
+    let attempts: [(&str, Vec<FeatureRow>); 3] = [
+        (
+            "outside [0, 1]",
+            vec![
+                row("NEW", d1(), [Value(0.5), Null, Null]),
+                row("KEEP", d1(), [Value(1.5), Null, Null]),
+            ],
+        ),
+        (
+            "appears twice",
+            vec![
+                row("NEW", d1(), [Value(0.5), Null, Null]),
+                row("NEW", d1(), [Value(0.6), Null, Null]),
+            ],
+        ),
+        (
+            "is dated",
+            vec![
+                row("NEW", d1(), [Value(0.5), Null, Null]),
+                row("LATE", d2(), [Value(0.6), Null, Null]),
+            ],
+        ),
+    ];
+    for (why, rows) in attempts {
+        let e = f.store.upsert(d1(), &rows).await.expect_err(why);
+        assert!(e.to_string().contains(why), "{why}: {e}");
+        assert_eq!(read(&f, d1()).await, before, "{why}");
+    }
+    assert!(read(&f, d2()).await.is_empty());
+}
+
+async fn pages_past_the_server_cap(f: Fixture) {
+    // More than one PostgREST page (1,000) and more than one POST batch (1,000).
+    let rows = rows(2_345, d1(), 0.7);
+    upsert(&f, d1(), &rows).await;
+    let found = f.store.discover_symbols(d1(), Discovery::All).await;
+    let expected: Vec<String> = rows.iter().map(|r| r.symbol.clone()).collect();
+    assert_eq!(found.expect("discover"), expected);
+    let missing = f
+        .store
+        .discover_symbols(d1(), Discovery::MissingFeatures)
+        .await
+        .expect("missing");
+    assert_eq!(
+        missing.len(),
+        rows.iter().filter(|r| r.ats_share_of_total == Null).count()
+    );
+    let back = read(&f, d1()).await;
+    assert_eq!(back.len(), rows.len());
+    for (r, s) in rows.iter().zip(&back) {
+        assert_eq!(r.symbol, s.symbol);
+        assert_eq!(r.short_vol_share.value(), s.short_vol_share, "{}", r.symbol);
+        assert_eq!(
+            r.ats_share_of_total.value(),
+            s.ats_share_of_total,
+            "{}",
+            r.symbol
+        );
+    }
+}
+
+async fn empty_upsert_and_init_again(f: Fixture) {
+    upsert(&f, d1(), &[row("AAPL", d1(), [Value(0.5), Null, Null])]).await;
+    let summary = f.store.upsert(d1(), &[]).await.expect("empty upsert");
+    assert_eq!(summary.rows, 0);
+    f.store.init().await.expect("init is idempotent");
+    assert_eq!(read(&f, d1()).await.len(), 1);
+}
+
+async fn describe_hides_secrets(f: Fixture) {
+    let text = format!("{} {:?}", f.store.describe(), f.store.read(d1()).await);
+    assert!(!text.contains(KEY), "{text}");
+}
+
+/// One module per store, one test per case: `cargo test --test store_contract postgres::`.
+macro_rules! contract {
+    ($($store:ident),+) => {$(
+        mod $store {
+            contract!(@cases $store:
+                inserts_and_reads_back,
+                values_and_nulls_overwrite,
+                pending_keeps_the_stored_value,
+                running_twice_changes_nothing,
+                symbols_are_exact_bytes,
+                discovery_all_and_missing,
+                dates_are_separate,
+                refused_upserts_write_nothing,
+                pages_past_the_server_cap,
+                empty_upsert_and_init_again,
+                describe_hides_secrets
+            );
+        }
+    )+};
+    (@cases $store:ident: $($case:ident),+) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            super::$case(super::$store().await).await;
+        }
+    )+};
+}
+
+contract!(memory, sqlite, postgres, supabase);

@@ -1,0 +1,352 @@
+//! PostgreSQL store beyond the contract: a killed connection mid-upsert, columns offx does not own,
+//! the CHECK constraints, a seed table that predates the migration, TLS.
+//!
+//! Against the real server on 127.0.0.1:5432 (database `test`, user `postgres`, trust auth; or
+//! `OFFX_TEST_DATABASE_URL`), each test in a schema of its own, dropped afterwards.
+
+mod store_support;
+
+use std::time::{Duration, Instant};
+
+use offexchange::store::{self, Store, StoredRow};
+use offexchange::Feature::{Null, Pending, Value};
+use store_support::pg::{admin, Schema};
+use store_support::{date, row, rows};
+
+async fn open(schema: &Schema) -> Box<dyn Store> {
+    store::open(&schema.url).await.expect("postgres store")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_killed_mid_upsert_leaves_the_table_as_before() {
+    let schema = Schema::new("kill").await;
+    // A name of our own, to find this store's backend among others in pg_stat_activity.
+    let app = format!("offx_kill_{:08x}", rand::random::<u32>());
+    let url = format!("{}&application_name={app}", schema.url);
+    let store = store::open(&url).await.expect("postgres store");
+    let d = date(2024, 4, 1);
+    let seed = rows(1_000, d, 0.1);
+    store.upsert(d, &seed).await.expect("seed");
+    let before = store.read(d).await.expect("read");
+
+    // Hold a row lock on a row the upsert must update: the merge stops there, mid-transaction,
+    // with its staging rows copied and part of the merge done.
+    let locker = admin().await;
+    locker
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM {} WHERE symbol = 'S00999' AND trade_date = '{d}' FOR UPDATE",
+            schema.table()
+        ))
+        .await
+        .expect("lock a row");
+
+    let mut update = rows(2_000, d, 0.9); // 1,000 updates and 1,000 inserts
+    update[0].short_vol_share = Pending;
+    let killer = async {
+        let admin = admin().await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let waiting = admin
+                .query(
+                    "SELECT pid FROM pg_stat_activity
+                     WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                    &[&app],
+                )
+                .await
+                .expect("pg_stat_activity");
+            if let Some(r) = waiting.first() {
+                let pid: i32 = r.get(0);
+                admin
+                    .execute("SELECT pg_terminate_backend($1)", &[&pid])
+                    .await
+                    .expect("terminate");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the upsert never blocked on the locked row"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let (outcome, ()) = tokio::join!(store.upsert(d, &update), killer);
+    let error = outcome.expect_err("the upsert must fail when its connection dies");
+    let text = error.to_string();
+    assert!(
+        text.contains("upsert of 2024-04-01 rolled back, nothing written"),
+        "{text}"
+    );
+    assert!(
+        text.contains("terminating connection due to administrator command")
+            || text.contains("connection"),
+        "{text}"
+    );
+    locker.batch_execute("ROLLBACK").await.expect("unlock");
+
+    // The store reconnects by itself; the table is exactly as before.
+    assert_eq!(store.read(d).await.expect("read after the kill"), before);
+    let count: i64 = admin()
+        .await
+        .query_one(&format!("SELECT count(*) FROM {}", schema.table()), &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(count, 1_000);
+    // And the same upsert, re-run, goes through.
+    let summary = store.upsert(d, &update).await.expect("re-run");
+    assert_eq!((summary.inserted, summary.updated), (1_000, 1_000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn columns_offx_does_not_own_keep_their_values() {
+    let schema = Schema::new("extra").await;
+    let store = open(&schema).await;
+    let admin = admin().await;
+    admin
+        .batch_execute(&format!(
+            "ALTER TABLE {t} ADD COLUMN note text DEFAULT 'from default';
+             ALTER TABLE {t} ADD COLUMN updated_by text",
+            t = schema.table()
+        ))
+        .await
+        .expect("extra columns");
+    let d = date(2024, 4, 1);
+    store
+        .upsert(d, &[row("AAPL", d, [Value(0.5), Null, Null])])
+        .await
+        .expect("insert");
+    admin
+        .batch_execute(&format!(
+            "UPDATE {} SET note = 'hand-written', updated_by = 'analyst'",
+            schema.table()
+        ))
+        .await
+        .expect("annotate");
+    store
+        .upsert(
+            d,
+            &[
+                row("AAPL", d, [Value(0.75), Value(0.1), Pending]),
+                row("MSFT", d, [Value(0.25), Null, Null]),
+            ],
+        )
+        .await
+        .expect("update");
+    let notes = admin
+        .query(
+            &format!(
+                "SELECT symbol, note, updated_by, short_vol_share FROM {} ORDER BY symbol",
+                schema.table()
+            ),
+            &[],
+        )
+        .await
+        .expect("select");
+    type Annotated = (String, Option<String>, Option<String>, Option<f64>);
+    let notes: Vec<Annotated> = notes
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        notes,
+        vec![
+            (
+                "AAPL".into(),
+                Some("hand-written".into()),
+                Some("analyst".into()),
+                Some(0.75)
+            ),
+            ("MSFT".into(), Some("from default".into()), None, Some(0.25)),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_constraints_hold() {
+    let schema = Schema::new("check").await;
+    let store = open(&schema).await;
+    let admin = admin().await;
+    for bad in ["1.5", "-0.01", "'NaN'", "'Infinity'"] {
+        for column in [
+            "short_vol_share",
+            "short_exempt_share",
+            "ats_share_of_total",
+        ] {
+            let e = admin
+                .batch_execute(&format!(
+                    "INSERT INTO {} (symbol, trade_date, {column}) VALUES ('X', '2024-04-01', {bad})",
+                    schema.table()
+                ))
+                .await
+                .expect_err("the CHECK constraint refuses it");
+            let code = e.code().map(|c| c.code().to_string());
+            assert_eq!(code.as_deref(), Some("23514"), "{column} = {bad}: {e}");
+        }
+    }
+    // Through the store: refused before anything is sent, naming the row and the column.
+    let d = date(2024, 4, 1);
+    let e = store
+        .upsert(
+            d,
+            &[
+                row("OK", d, [Value(0.5), Null, Null]),
+                row("BAD", d, [Value(0.5), Null, Value(1.25)]),
+            ],
+        )
+        .await
+        .expect_err("refused");
+    assert!(e.to_string().contains("ats_share_of_total of BAD"), "{e}");
+    assert!(store.read(d).await.expect("read").is_empty());
+    // The bounds themselves are allowed.
+    store
+        .upsert(d, &[row("EDGE", d, [Value(0.0), Value(1.0), Null])])
+        .await
+        .expect("0 and 1 are ratios");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_identical_run_rewrites_no_row() {
+    let schema = Schema::new("idem").await;
+    let store = open(&schema).await;
+    let d = date(2024, 4, 1);
+    let batch = rows(500, d, 0.4);
+    store.upsert(d, &batch).await.expect("first");
+    let versions = |sql: String| async move {
+        let rows = admin().await.query(&sql, &[]).await.expect("xmin");
+        rows.iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+    };
+    let sql = format!(
+        "SELECT xmin::text || ':' || ctid::text FROM {} ORDER BY symbol",
+        schema.table()
+    );
+    let first = versions(sql.clone()).await;
+    let summary = store.upsert(d, &batch).await.expect("second");
+    assert_eq!((summary.inserted, summary.updated), (0, 500));
+    // Same row versions: nothing was rewritten (no dead tuples, no triggers fired).
+    assert_eq!(versions(sql).await, first);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seed_table_gains_the_feature_columns() {
+    let schema = Schema::new("seed").await;
+    // A table made by someone else: a surrogate key, its own columns, the natural key unique.
+    admin()
+        .await
+        .batch_execute(&format!(
+            "CREATE TABLE {t} (
+                 id bigserial PRIMARY KEY,
+                 symbol text NOT NULL,
+                 trade_date date NOT NULL,
+                 close numeric,
+                 UNIQUE (symbol, trade_date)
+             );
+             INSERT INTO {t} (symbol, trade_date, close) VALUES ('AAPL', '2024-04-01', 170.03);",
+            t = schema.table()
+        ))
+        .await
+        .expect("seed table");
+    let store = open(&schema).await;
+    store.init().await.expect("init twice");
+    let d = date(2024, 4, 1);
+    assert_eq!(
+        store.read(d).await.expect("read"),
+        vec![StoredRow {
+            symbol: "AAPL".into(),
+            trade_date: d,
+            short_vol_share: None,
+            short_exempt_share: None,
+            ats_share_of_total: None,
+        }]
+    );
+    store
+        .upsert(d, &[row("AAPL", d, [Value(0.5), Value(0.0), Null])])
+        .await
+        .expect("upsert into the seed table");
+    let close: String = admin()
+        .await
+        .query_one(
+            &format!(
+                "SELECT close::text FROM {} WHERE symbol = 'AAPL'",
+                schema.table()
+            ),
+            &[],
+        )
+        .await
+        .expect("close")
+        .get(0);
+    assert_eq!(close, "170.03");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_without_the_natural_key_is_explained() {
+    let schema = Schema::new("nokey").await;
+    admin()
+        .await
+        .batch_execute(&format!(
+            "CREATE TABLE {} (symbol text, trade_date date)",
+            schema.table()
+        ))
+        .await
+        .expect("keyless table");
+    let Err(e) = store::open(&schema.url).await else {
+        panic!("init must refuse a table without the natural key");
+    };
+    assert!(
+        e.to_string()
+            .contains("no primary key or unique constraint on (symbol, trade_date)"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_when_the_url_asks_and_no_password_in_errors() {
+    let schema = Schema::new("tls").await;
+    let ssl_on: String = admin()
+        .await
+        .query_one("SHOW ssl", &[])
+        .await
+        .expect("show ssl")
+        .get(0);
+    let url = format!("{}&sslmode=require", schema.url);
+    if ssl_on == "on" {
+        // libpq's `require`: encrypted, the (self-signed) certificate not checked.
+        let store = store::open(&url).await.expect("TLS connection");
+        store.read(date(2024, 4, 1)).await.expect("read over TLS");
+        // No sslmode: libpq's `prefer`, so encrypted too when the server offers it.
+        let app = format!("offx_tls_{:08x}", rand::random::<u32>());
+        let plain = format!("{}&application_name={app}", schema.url);
+        let store = store::open(&plain).await.expect("default sslmode");
+        store.read(date(2024, 4, 1)).await.expect("read");
+        let encrypted: bool = admin()
+            .await
+            .query_one(
+                "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                 WHERE a.application_name = $1",
+                &[&app],
+            )
+            .await
+            .expect("pg_stat_ssl")
+            .get(0);
+        assert!(encrypted, "sslmode absent must mean prefer, as in libpq");
+        // `verify-full` checks it: a self-signed certificate is refused, and the error says so.
+        let strict = format!("{}&sslmode=verify-full", schema.url);
+        let Err(e) = store::open(&strict).await else {
+            panic!("verify-full accepted a self-signed certificate");
+        };
+        assert!(e.to_string().contains("cannot connect"), "{e}");
+    } else {
+        let Err(e) = store::open(&url).await else {
+            panic!("sslmode=require connected without TLS");
+        };
+        assert!(e.to_string().contains("cannot connect"), "{e}");
+    }
+    // A wrong password: the error names the server, never the password.
+    let wrong = "postgres://nobody:hunter2-secret@127.0.0.1:5432/test?connect_timeout=5";
+    if let Err(e) = store::open(wrong).await {
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains("hunter2-secret"), "{text}");
+        assert!(text.contains("nobody:***@127.0.0.1"), "{text}");
+    }
+}

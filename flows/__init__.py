@@ -1,0 +1,1 @@
+"""Prefect flows over the offexchange engine (run from the repository root)."""

@@ -1,0 +1,158 @@
+"""Type stubs of the compiled module (crates/offexchange-py). Keep in step with its lib.rs."""
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
+from typing import final
+
+from typing_extensions import Self
+
+from .types import EngineSettings, FeatureDict, SessionReport, UpsertSummary
+
+__version__: str
+
+_DateLike = date | str
+_SymbolsLike = Symbols | Sequence[str] | Iterable[str]
+
+@final
+class Engine:
+    """FINRA settings plus one HTTP client, reused for every file and session.
+
+    Every argument overrides its environment variable (``base_url``: ``FINRA_BASE_URL``,
+    ``market``: ``FINRA_SHORT_VOLUME_MARKET``, ``timeout``: ``FINRA_HTTP_TIMEOUT``, ``retries``:
+    ``FINRA_HTTP_RETRIES``, ``backoff``: ``FINRA_HTTP_BACKOFF``, ``user_agent``:
+    ``FINRA_HTTP_USER_AGENT``); a ``.env`` file in the working directory is read first.
+
+    Raises ``ConfigError`` (a ``ValueError``) naming the variable of a value that cannot be used.
+    """
+
+    def __new__(
+        cls,
+        *,
+        base_url: str | None = None,
+        market: str | None = None,
+        timeout: float | str | None = None,
+        retries: int | str | None = None,
+        backoff: float | str | None = None,
+        user_agent: str | None = None,
+    ) -> Self: ...
+    @property
+    def settings(self) -> EngineSettings: ...
+    def load_regsho(self, trade_date: _DateLike) -> RegShoDay:
+        """Step 1: the day's Reg SHO files. Raises ``FinraHTTPError``, ``FinraDataError``."""
+    def load_ats(self, trade_date: _DateLike) -> AtsWeek:
+        """Step 2: the ATS week containing the day. Raises ``FinraHTTPError``, ``FinraDataError``."""
+    def assemble(
+        self,
+        regsho: RegShoDay,
+        ats: AtsWeek,
+        symbols: _SymbolsLike | None = None,
+        extra_symbols: _SymbolsLike | None = None,
+    ) -> Features:
+        """Step 3: the rows. ``symbols``: exactly these; None: every symbol in the data plus
+        ``extra_symbols`` (those a store already holds for the date)."""
+    def compute(
+        self,
+        trade_date: _DateLike,
+        symbols: _SymbolsLike | None = None,
+        extra_symbols: _SymbolsLike | None = None,
+    ) -> Features:
+        """Steps 1-3 at once; on a non-session day, an empty result with ``closed`` set."""
+    def run(
+        self,
+        trade_date: _DateLike,
+        symbols: _SymbolsLike | None = None,
+        store: Store | None = None,
+    ) -> Features:
+        """Like ``offx enrich``: compute, then write to ``store`` if given (``Features.stored``)."""
+
+@final
+class RegShoDay:
+    """A day's Reg SHO volumes, kept in Rust (an opaque handle between pipeline steps)."""
+
+    @property
+    def trade_date(self) -> date: ...
+    @property
+    def market(self) -> str: ...
+    @property
+    def published(self) -> bool: ...
+    @property
+    def complete(self) -> bool: ...
+    @property
+    def symbol_count(self) -> int: ...
+    def symbols(self) -> Symbols: ...
+    @property
+    def report(self) -> SessionReport: ...
+
+@final
+class AtsWeek:
+    """The ATS week of a day, kept in Rust (an opaque handle between pipeline steps)."""
+
+    @property
+    def trade_date(self) -> date: ...
+    @property
+    def week_start(self) -> date: ...
+    @property
+    def published(self) -> bool: ...
+    @property
+    def complete(self) -> bool: ...
+    @property
+    def symbol_count(self) -> int: ...
+    @property
+    def report(self) -> SessionReport: ...
+
+@final
+class Features:
+    """One session's feature rows, kept in Rust until ``to_dicts()``."""
+
+    @property
+    def trade_date(self) -> date: ...
+    @property
+    def closed(self) -> str | None:
+        """Why the day is not an NYSE session ("Saturday", "Good Friday", ...), else None."""
+    @property
+    def report(self) -> SessionReport: ...
+    @property
+    def stored(self) -> UpsertSummary | None: ...
+    @property
+    def null_rows(self) -> int: ...
+    @property
+    def pending_rows(self) -> int: ...
+    def to_dicts(self) -> list[FeatureDict]: ...
+    def __len__(self) -> int: ...
+
+@final
+class Symbols:
+    """A list of symbols kept in Rust; iterate it or call ``to_list()``."""
+
+    def __new__(cls, symbols: Iterable[str]) -> Self: ...
+    def to_list(self) -> list[str]: ...
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int, /) -> str: ...
+    def __contains__(self, symbol: str, /) -> bool: ...
+    def __iter__(self) -> Iterator[str]: ...
+
+@final
+class Store:
+    """An open ``daily_features`` store (memory, SQLite, PostgreSQL, Supabase)."""
+
+    @property
+    def describe(self) -> str:
+        """The store, without credentials (safe to log)."""
+    @property
+    def origin(self) -> str:
+        """What chose it: "argument" (the ``url`` given), "OFFX_STORE", "DATABASE_URL", ..."""
+    def discover_symbols(self, trade_date: _DateLike, missing_only: bool = False) -> Symbols: ...
+    def upsert(self, rows: Features | Iterable[FeatureDict]) -> UpsertSummary:
+        """One transaction per date. Raises ``StoreError``."""
+    def read(self, trade_date: _DateLike) -> list[FeatureDict]: ...
+
+def open_store(url: str | None = None) -> Store | None:
+    """The store ``url`` names, else the configured one (``OFFX_STORE``, ``DATABASE_URL``,
+    ``SUPABASE_DB_URL``, ``SUPABASE_URL`` + key); None when nothing is configured.
+    Raises ``StoreError``."""
+
+def closure_reason(trade_date: _DateLike) -> str | None:
+    """Why ``trade_date`` is not an NYSE session, or None when it is one."""
+
+def _panic_for_tests(message: str) -> None:
+    """Panics in Rust on purpose (tests check it arrives as ``OffexchangeError``)."""

@@ -1,0 +1,351 @@
+"""The compiled binding: same values as the CLI, errors as named exceptions, never a panic."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+import subprocess
+import sys
+import threading
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import offexchange
+from offexchange import (
+    ConfigError,
+    Engine,
+    FinraDataError,
+    FinraHTTPError,
+    OffexchangeError,
+    StoreError,
+    Symbols,
+)
+
+from conftest import DEMO_DATE, MIRROR, REPO, FinraServer, cli_env
+
+# Report keys the binding adds for Python callers (the CLI prints the same things as log lines).
+ADDED_REPORT_KEYS = {"files_fetched", "files_missing"}
+ADDED_QUALITY_KEYS = {"summary", "clean", "details"}
+
+
+def run_cli(offx: Path, base_url: str, *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [str(offx), "enrich", "--no-store", "--format", "json", *args],
+        env=cli_env(base_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    doc: dict[str, Any] = json.loads(done.stdout)
+    return doc
+
+
+def as_cli_rows(rows: list[offexchange.FeatureDict]) -> list[dict[str, Any]]:
+    """The binding's rows as the CLI's JSON has them (ISO dates)."""
+    return [{**row, "trade_date": row["trade_date"].isoformat()} for row in rows]
+
+
+def strip_added(report: Any) -> Any:
+    report = {k: v for k, v in report.items() if k not in ADDED_REPORT_KEYS}
+    report["quality"] = [
+        {k: v for k, v in q.items() if k not in ADDED_QUALITY_KEYS} for q in report["quality"]
+    ]
+    return report
+
+
+# --- values equal the CLI's -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "symbols",
+    [None, ["AAPL", "aapl", "BRK/B", "NOPE"]],
+    ids=["all-symbols", "some-symbols"],
+)
+def test_rows_and_report_equal_the_cli(
+    offx: Path, use_finra: FinraServer, symbols: list[str] | None
+) -> None:
+    args = ["--date", DEMO_DATE] + (["--symbols", ",".join(symbols)] if symbols else [])
+    cli = run_cli(offx, use_finra.url, *args)
+
+    features = Engine().compute(date(2024, 4, 1), symbols)
+
+    rows = features.to_dicts()
+    assert len(rows) == len(cli["rows"]) > 0
+    assert as_cli_rows(rows) == cli["rows"]  # every value, exactly
+    assert strip_added(features.report) == cli["report"]
+
+
+def test_a_day_without_files_gives_nulls_like_the_cli(offx: Path, finra_404: FinraServer) -> None:
+    # 2024-04-08 is a session the mirror has no files for: the server answers 404.
+    cli = run_cli(offx, finra_404.url, "--date", "2024-04-08", "--symbols", "AAPL,MSFT")
+    features = Engine(base_url=finra_404.url).compute("2024-04-08", ["AAPL", "MSFT"])
+    rows = features.to_dicts()
+    assert as_cli_rows(rows) == cli["rows"]
+    assert [r["short_vol_share"] for r in rows] == [None, None]
+    assert features.pending_rows == 2
+    assert features.report["files_fetched"] == 0
+    assert features.report["coverage"]  # each missing file is named
+
+
+def test_steps_compose_to_compute(use_finra: FinraServer) -> None:
+    engine = Engine()
+    regsho = engine.load_regsho(DEMO_DATE)
+    ats = engine.load_ats(DEMO_DATE)
+    assert regsho.published and regsho.complete and regsho.symbol_count > 0
+    assert ats.published and ats.week_start == date(2024, 4, 1)
+    assert "AAPL" in regsho.symbols()
+
+    stepwise = engine.assemble(regsho, ats)
+    assert stepwise.to_dicts() == engine.compute(DEMO_DATE).to_dicts()
+    assert stepwise.report["files_fetched"] == 3
+
+    with pytest.raises(ValueError, match="ATS week"):
+        engine.assemble(regsho, engine.load_ats("2024-03-28"))
+
+
+def test_steps_run_in_parallel_threads(use_finra: FinraServer) -> None:
+    # The GIL is released while Rust fetches, so Prefect's thread pool can overlap the steps.
+    engine = Engine()
+    results: dict[str, Any] = {}
+
+    def step(name: str) -> None:
+        results[name] = getattr(engine, name)(DEMO_DATE)
+
+    threads = [threading.Thread(target=step, args=(n,)) for n in ("load_regsho", "load_ats")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert set(results) == {"load_regsho", "load_ats"}
+
+
+def test_module_level_helpers(use_finra: FinraServer, tmp_path: Path) -> None:
+    rows = offexchange.compute_features(DEMO_DATE, ["AAPL"])
+    assert [r["symbol"] for r in rows] == ["AAPL"]
+    assert offexchange.discover_symbols(DEMO_DATE) == []  # no store configured
+    with pytest.raises(StoreError, match="no store configured"):
+        offexchange.persist_rows(rows)
+    url = f"sqlite:{tmp_path / 'features.sqlite'}"
+    summary = offexchange.persist_rows(rows, url)
+    assert summary["rows"] == 1
+    assert offexchange.discover_symbols(DEMO_DATE, url) == ["AAPL"]
+
+
+# --- the trading calendar and argument checks -------------------------------------------------
+
+
+def test_non_session_days_fetch_nothing(use_finra: FinraServer) -> None:
+    before = len(use_finra.requests)
+    good_friday = Engine().compute(date(2024, 3, 29))
+    assert good_friday.closed == "Good Friday"
+    assert len(good_friday) == 0 and good_friday.to_dicts() == []
+    assert offexchange.closure_reason("2024-03-30") == "Saturday"
+    assert offexchange.closure_reason(DEMO_DATE) is None
+    assert len(use_finra.requests) == before
+
+
+def test_argument_types() -> None:
+    engine = Engine(base_url=MIRROR.as_uri())
+    with pytest.raises(TypeError, match="datetime"):
+        engine.compute(datetime(2024, 4, 1, 12))
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        engine.compute("04/01/2024")
+    with pytest.raises(TypeError, match="single string"):
+        engine.compute(DEMO_DATE, "AAPL")
+    with pytest.raises(TypeError):
+        engine.compute(DEMO_DATE, [1, 2])  # type: ignore[list-item]
+    symbols = Symbols(["AAPL", "MSFT"])
+    assert len(symbols) == 2 and symbols[-1] == "MSFT" and list(symbols) == ["AAPL", "MSFT"]
+    assert [r["symbol"] for r in engine.compute(DEMO_DATE, symbols).to_dicts()] == ["AAPL", "MSFT"]
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def test_keyword_arguments_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINRA_SHORT_VOLUME_MARKET", "CNMS")
+    monkeypatch.setenv("FINRA_HTTP_TIMEOUT", "7")
+    engine = Engine(market="FORF", retries=0)
+    assert engine.settings["market"] == "FORF"
+    assert engine.settings["timeout"] == 7.0
+    assert engine.settings["retries"] == 0
+    assert Engine().settings["market"] == "CNMS"
+
+
+def test_a_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("FINRA_SHORT_VOLUME_MARKET=FNSQ\n")
+    monkeypatch.delenv("FINRA_SHORT_VOLUME_MARKET", raising=False)
+    try:
+        assert Engine().settings["market"] == "FNSQ"
+    finally:
+        # dotenv sets the variable in the process: take it out again for the other tests.
+        monkeypatch.setenv("FINRA_SHORT_VOLUME_MARKET", "TOT")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "kwargs"),
+    [
+        ("FINRA_HTTP_TIMEOUT", "-1", {"timeout": -1}),
+        ("FINRA_HTTP_RETRIES", "lots", {"retries": "lots"}),
+        ("FINRA_SHORT_VOLUME_MARKET", "NYSE", {"market": "NYSE"}),
+        ("FINRA_BASE_URL", "ftp://x.test/equity", {"base_url": "ftp://x.test/equity"}),
+    ],
+)
+def test_bad_settings_raise_config_error(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, kwargs: dict[str, Any]
+) -> None:
+    with pytest.raises(ConfigError) as from_kwarg:
+        Engine(**kwargs)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError) as from_env:  # ConfigError is a ValueError
+        Engine()
+    assert isinstance(from_env.value, OffexchangeError)
+    for error in (from_kwarg.value, from_env.value):
+        assert isinstance(error, ConfigError)
+        assert error.variable == variable
+        assert error.value == value
+        assert variable in str(error)
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def test_repeated_5xx_raises_finra_http_error(finra_503: FinraServer) -> None:
+    engine = Engine(base_url=finra_503.url, retries=2, backoff=0)
+    with pytest.raises(FinraHTTPError) as caught:
+        engine.compute(DEMO_DATE)
+    error = caught.value
+    assert isinstance(error, OffexchangeError)
+    assert error.status == 503
+    assert error.attempts == 3
+    assert error.url.startswith(finra_503.url + "/")
+    assert error.url in str(error)
+
+
+def test_connection_refused_is_a_finra_http_error_without_status() -> None:
+    with socket_closed_port() as port:
+        engine = Engine(base_url=f"http://127.0.0.1:{port}/equity", retries=0, timeout=5)
+        with pytest.raises(FinraHTTPError) as caught:
+            engine.load_regsho(DEMO_DATE)
+    assert caught.value.status is None
+    assert caught.value.attempts == 1
+
+
+def test_unusable_file_raises_finra_data_error(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    shutil.copytree(MIRROR, mirror)
+    broken = mirror / "regsho" / "daily" / "CNMSshvol20240401.txt"
+    broken.write_text("<html>maintenance</html>\n")
+    with pytest.raises(FinraDataError) as caught:
+        Engine(base_url=mirror.as_uri()).load_regsho(DEMO_DATE)
+    assert caught.value.location.endswith("CNMSshvol20240401.txt")
+    assert "CNMSshvol20240401.txt" in str(caught.value)
+
+
+def test_store_errors(tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as unknown:
+        offexchange.open_store("nosuchstore:x")
+    assert unknown.value.store
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(StoreError):
+        offexchange.open_store(f"sqlite:{blocker}/under/a/file.sqlite")
+
+
+def test_exceptions_pickle_with_their_attributes() -> None:
+    error = FinraHTTPError("boom", url="https://x.test/a", status=503, attempts=4)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), copy.url, copy.status, copy.attempts) == (
+        FinraHTTPError,
+        "boom",
+        "https://x.test/a",
+        503,
+        4,
+    )
+    config = pickle.loads(pickle.dumps(ConfigError("bad", variable="V", value="x")))
+    assert isinstance(config, ValueError)
+    assert isinstance(config, ConfigError) and config.variable == "V"
+
+
+def test_a_rust_panic_becomes_offexchange_error() -> None:
+    from offexchange import _core
+
+    with pytest.raises(OffexchangeError, match="internal error") as caught:
+        _core._panic_for_tests("deliberate")
+    assert type(caught.value) is OffexchangeError
+    assert "deliberate" in str(caught.value)
+
+
+# --- stores -----------------------------------------------------------------------------------
+
+
+def test_store_round_trip_keeps_pending_cells(use_finra: FinraServer, tmp_path: Path) -> None:
+    store = offexchange.open_store(f"sqlite:{tmp_path / 'f.sqlite'}")
+    assert store is not None and store.origin == "argument"
+    features = Engine().compute(DEMO_DATE)
+    summary = store.upsert(features)
+    assert summary["rows"] == len(features) and summary["inserted"] == len(features)
+    assert store.read(DEMO_DATE) == features.to_dicts()
+    assert len(store.discover_symbols(DEMO_DATE)) == len(features)
+
+    # A None from Python never erases a stored value.
+    aapl = next(r for r in features.to_dicts() if r["symbol"] == "AAPL")
+    store.upsert([{**aapl, "short_vol_share": None}])
+    again = next(r for r in store.read(DEMO_DATE) if r["symbol"] == "AAPL")
+    assert again["short_vol_share"] == aapl["short_vol_share"]
+
+
+def test_store_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert offexchange.open_store() is None
+    monkeypatch.setenv("OFFX_STORE", f"sqlite:{tmp_path / 'env.sqlite'}")
+    store = offexchange.open_store()
+    assert store is not None and store.origin == "OFFX_STORE"
+    assert "env.sqlite" in store.describe
+
+
+def test_run_like_the_cli(use_finra: FinraServer) -> None:
+    store = offexchange.open_store("memory:")
+    assert store is not None
+    features = Engine().run(DEMO_DATE, store=store)
+    assert features.stored is not None and features.stored["rows"] == len(features)
+
+
+# --- typing -----------------------------------------------------------------------------------
+
+
+def test_stubs_match_the_compiled_module() -> None:
+    pytest.importorskip("mypy")
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "offexchange", "--ignore-missing-stub"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_package_is_typed() -> None:
+    package = Path(offexchange.__file__).parent
+    assert (package / "py.typed").is_file()
+    assert (package / "_core.pyi").is_file()
+
+
+class socket_closed_port:
+    """A port on 127.0.0.1 that nothing listens on."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        return port
+
+    def __exit__(self, *exc: object) -> None:
+        pass
