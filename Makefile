@@ -10,7 +10,7 @@ DEMO_DB := sample/offexchange.sqlite
 demo: sample
 	FINRA_BASE_URL=file://$(CURDIR)/$(SAMPLE) $(CARGO) run -q --release -p offx -- \
 		enrich --date 2024-04-01 --store sqlite:$(DEMO_DB)
-	@echo "daily_features rows in $(DEMO_DB): $$(FINRA_BASE_URL= $(CARGO) run -q --release -p offx -- enrich --date 2024-04-01 --store sqlite:$(DEMO_DB) --format csv -q | tail -n +2 | wc -l)"
+	@python3 -c "import sqlite3; n, d = sqlite3.connect('$(DEMO_DB)').execute('SELECT count(*), max(trade_date) FROM daily_features').fetchone(); print(f'daily_features in $(DEMO_DB): {n} rows, latest trade_date {d}')"
 
 ## Writes the deterministic sample mirror (weeks of 2024-03-25 and 2024-04-01).
 sample:
@@ -35,7 +35,7 @@ bench:
 clean:
 	rm -rf sample target
 
-## Python: the offexchange wheel (PyO3, abi3) in .venv, the Prefect flow, and their tests.
+## Python: the offexchange wheel (PyO3, abi3) in .venv, the Prefect flows, and their tests.
 VENV := .venv
 PY := $(VENV)/bin/python
 WHEELS := target/wheels/offexchange-py
@@ -54,7 +54,8 @@ py-install: $(VENV)/.requirements
 	$(PY) -m maturin build --release -i $(PY) -o $(WHEELS)
 	$(PY) -m pip install -q --disable-pip-version-check --force-reinstall --no-deps $(WHEELS)/offexchange-*.whl
 
-## pytest (binding, flow, and a real Prefect server end to end) and mypy (package, stubs, flow).
+## pytest (binding; flows on threads and on a local 2-worker Dask cluster; a real Prefect server end
+## to end: deploy, worker, served deployments) and mypy (package, stubs, flows).
 test-python: py-install
 	test -d $(SAMPLE)/regsho || $(MAKE) sample
 	$(CARGO) build -q --release -p offx

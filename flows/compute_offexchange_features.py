@@ -204,7 +204,11 @@ def compute_offexchange_features(
 
     engine = Engine()
     logger.info(
-        "session %s, market %s, source %s", day, engine.settings["market"], engine.settings["base_url"]
+        "session %s, market %s, source %s, ATS from %s",
+        day,
+        engine.settings["market"],
+        engine.settings["base_url"],
+        engine.settings["effective_ats_source"],
     )
     store = open_store(logger) if persist else None
 

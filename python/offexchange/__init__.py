@@ -11,21 +11,26 @@ package is its typed surface::
 
 Settings come from the same environment variables as the ``offx`` CLI (``FINRA_BASE_URL``,
 ``FINRA_SHORT_VOLUME_MARKET``, ``FINRA_HTTP_TIMEOUT``, ``FINRA_HTTP_RETRIES``,
-``FINRA_HTTP_BACKOFF``, ``FINRA_HTTP_USER_AGENT``, and a ``.env`` file); keyword arguments of
-:class:`Engine` override them. The store follows the CLI's rule too (an explicit URL, then
+``FINRA_HTTP_BACKOFF``, ``FINRA_HTTP_USER_AGENT``, ``FINRA_API_BASE_URL``, ``FINRA_ATS_SOURCE``,
+and a ``.env`` file); keyword arguments of :class:`Engine` override them. The store follows the CLI's rule too (an explicit URL, then
 ``OFFX_STORE``, ``DATABASE_URL``, ``SUPABASE_DB_URL``, Supabase REST credentials), except that with
 nothing configured :func:`open_store` returns None: Python callers compute in memory.
 
 For a pipeline, the steps are separate (``Engine.load_regsho``, ``Engine.load_ats``,
 ``Engine.assemble``, ``Store.upsert``) and pass Rust-side handles, so a day's rows cross into
 Python objects only when ``Features.to_dicts()`` is called.
+
+Bulk work runs in Rust too, as the CLI's commands do: :func:`backfill` (``offx backfill``) and
+:func:`catch_up` (``offx catch-up``) read FINRA's raw files through the cache
+(``OFFX_CACHE_DIR``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import date
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ._core import (
     AtsWeek,
@@ -37,6 +42,8 @@ from ._core import (
     __version__,
     closure_reason,
     open_store,
+    store_choice,
+    trading_sessions,
 )
 from .errors import (
     ConfigError,
@@ -45,10 +52,20 @@ from .errors import (
     OffexchangeError,
     StoreError,
 )
-from .types import FeatureDict, SessionReport, UpsertSummary
+from .types import (
+    BackfillSession,
+    BackfillSummary,
+    CatchUpSummary,
+    FeatureDict,
+    SessionReport,
+    UpsertSummary,
+)
 
 __all__ = [
     "AtsWeek",
+    "BackfillSession",
+    "BackfillSummary",
+    "CatchUpSummary",
     "ConfigError",
     "Engine",
     "FeatureDict",
@@ -63,12 +80,19 @@ __all__ = [
     "Symbols",
     "UpsertSummary",
     "__version__",
+    "backfill",
+    "catch_up",
     "closure_reason",
     "compute_features",
     "discover_symbols",
     "open_store",
     "persist_rows",
+    "store_choice",
+    "trading_sessions",
 ]
+
+#: FINRA's calendar: trade dates are New York dates.
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def compute_features(
@@ -80,7 +104,8 @@ def compute_features(
 
     ``symbols``: exactly these (case-sensitive FINRA spelling); None: every symbol in the day's
     data. ``settings``: keyword overrides of the ``FINRA_*`` variables (``base_url``, ``market``,
-    ``timeout``, ``retries``, ``backoff``, ``user_agent``).
+    ``timeout``, ``retries``, ``backoff``, ``user_agent``, ``api_base_url``, ``ats_source``), and
+    ``cache`` (see :class:`Engine`).
     """
     return Engine(**settings).compute(trade_date, symbols).to_dicts()
 
@@ -104,11 +129,58 @@ def persist_rows(
     A None feature in a dict never overwrites a stored value (it may only mean "not published
     yet"); persist the :class:`Features` result itself to write the engine's nulls exactly.
     """
+    return _required_store(store, "persisting rows").upsert(rows)
+
+
+def catch_up(
+    store: str | Store | None = None,
+    until: date | str | None = None,
+    days: int = 60,
+    **settings: Any,
+) -> CatchUpSummary:
+    """Like ``offx catch-up``: refreshes the stored sessions of the last ``days`` calendar days
+    (up to ``until``; None: today in New York) whose weekly ATS data FINRA has published since.
+
+    ``store``: an open :class:`Store`, a store URL, or None for the configured one (required).
+    ``settings``: :class:`Engine` keyword arguments; the raw-file cache is read (``cache="read"``)
+    unless given. Returns the engine's summary (dates as ISO strings).
+    """
+    opened = _required_store(store, "catch-up")
+    settings.setdefault("cache", "read")
+    day = datetime.now(NEW_YORK).date() if until is None else until
+    return Engine(**settings).catch_up(opened, day, days)
+
+
+def backfill(
+    start: date | str,
+    end: date | str,
+    store: str | Store | None = None,
+    concurrency: int = 4,
+    force: bool = False,
+    on_session: Callable[[BackfillSession], object] | None = None,
+    **settings: Any,
+) -> BackfillSummary:
+    """Like ``offx backfill``, in one call: every NYSE session of ``start..end`` (inclusive) into
+    the store, ``concurrency`` sessions and downloads at once, each weekly ATS file fetched once,
+    one transaction per session; sessions already stored are skipped unless ``force``.
+
+    ``store`` as for :func:`catch_up`; ``on_session`` is called after each session is committed.
+    Ctrl-C stops after the session being committed (re-run to resume). ``settings``:
+    :class:`Engine` keyword arguments; the raw-file cache is read unless ``cache`` is given.
+    For a backfill spread over Prefect workers or a Dask cluster, see
+    ``flows/backfill_offexchange_features.py``.
+    """
+    opened = _required_store(store, "backfill")
+    settings.setdefault("cache", "read")
+    return Engine(**settings).backfill(start, end, opened, concurrency, force, on_session)
+
+
+def _required_store(store: str | Store | None, purpose: str) -> Store:
     opened = store if isinstance(store, Store) else open_store(store)
     if opened is None:
         raise StoreError(
-            "no store configured: pass a store URL or set OFFX_STORE, DATABASE_URL, "
-            "SUPABASE_DB_URL, or SUPABASE_URL with a key",
+            f"no store configured ({purpose} needs one): pass a store URL or set OFFX_STORE, "
+            "DATABASE_URL, SUPABASE_DB_URL, or SUPABASE_URL with a key",
             store="",
         )
-    return opened.upsert(rows)
+    return opened

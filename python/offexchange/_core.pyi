@@ -1,12 +1,20 @@
 """Type stubs of the compiled module (crates/offexchange-py). Keep in step with its lib.rs."""
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
-from typing import final
+from typing import Literal, final
 
 from typing_extensions import Self
 
-from .types import EngineSettings, FeatureDict, SessionReport, UpsertSummary
+from .types import (
+    BackfillSession,
+    BackfillSummary,
+    CatchUpSummary,
+    EngineSettings,
+    FeatureDict,
+    SessionReport,
+    UpsertSummary,
+)
 
 __version__: str
 
@@ -20,7 +28,13 @@ class Engine:
     Every argument overrides its environment variable (``base_url``: ``FINRA_BASE_URL``,
     ``market``: ``FINRA_SHORT_VOLUME_MARKET``, ``timeout``: ``FINRA_HTTP_TIMEOUT``, ``retries``:
     ``FINRA_HTTP_RETRIES``, ``backoff``: ``FINRA_HTTP_BACKOFF``, ``user_agent``:
-    ``FINRA_HTTP_USER_AGENT``); a ``.env`` file in the working directory is read first.
+    ``FINRA_HTTP_USER_AGENT``, ``api_base_url``: ``FINRA_API_BASE_URL``, ``ats_source``:
+    ``FINRA_ATS_SOURCE``); a ``.env`` file in the working directory is read first.
+
+    ``cache``: FINRA's raw files kept under ``OFFX_CACHE_DIR`` (``off`` there disables it):
+    ``"read"`` serves them from the cache and fetches only what it lacks (bulk work, like
+    ``offx backfill``); ``"refresh"`` always fetches and refreshes the cached copy (like
+    ``offx enrich``); None or ``"off"``: no cache.
 
     Raises ``ConfigError`` (a ``ValueError``) naming the variable of a value that cannot be used.
     """
@@ -34,9 +48,14 @@ class Engine:
         retries: int | str | None = None,
         backoff: float | str | None = None,
         user_agent: str | None = None,
+        api_base_url: str | None = None,
+        ats_source: str | None = None,
+        cache: Literal["read", "refresh", "off"] | None = None,
     ) -> Self: ...
     @property
-    def settings(self) -> EngineSettings: ...
+    def settings(self) -> EngineSettings:
+        """The settings in force, with the ATS source ``auto`` resolves to
+        (``effective_ats_source``)."""
     def load_regsho(self, trade_date: _DateLike) -> RegShoDay:
         """Step 1: the day's Reg SHO files. Raises ``FinraHTTPError``, ``FinraDataError``."""
     def load_ats(self, trade_date: _DateLike) -> AtsWeek:
@@ -64,6 +83,22 @@ class Engine:
         store: Store | None = None,
     ) -> Features:
         """Like ``offx enrich``: compute, then write to ``store`` if given (``Features.stored``)."""
+    def catch_up(self, store: Store, until: _DateLike, days: int = 60) -> CatchUpSummary:
+        """Like ``offx catch-up``: refreshes the stored sessions of the ``days`` (1-3660)
+        calendar days up to ``until`` whose weekly ATS data FINRA has published since."""
+    def backfill(
+        self,
+        start: _DateLike,
+        end: _DateLike,
+        store: Store,
+        concurrency: int = 4,
+        force: bool = False,
+        on_session: Callable[[BackfillSession], object] | None = None,
+    ) -> BackfillSummary:
+        """Like ``offx backfill``: every session of ``start..=end`` into ``store``, streamed and
+        resumable (sessions already stored are skipped unless ``force``). Raises the failed
+        session's error (``FinraHTTPError``, ``StoreError``, ...); earlier sessions stay
+        committed."""
 
 @final
 class RegShoDay:
@@ -145,11 +180,20 @@ class Store:
     def upsert(self, rows: Features | Iterable[FeatureDict]) -> UpsertSummary:
         """One transaction per date. Raises ``StoreError``."""
     def read(self, trade_date: _DateLike) -> list[FeatureDict]: ...
+    def dates_with_rows(self, dates: Iterable[_DateLike]) -> list[date]:
+        """Which of ``dates`` the store already holds rows for, sorted."""
 
 def open_store(url: str | None = None) -> Store | None:
     """The store ``url`` names, else the configured one (``OFFX_STORE``, ``DATABASE_URL``,
     ``SUPABASE_DB_URL``, ``SUPABASE_URL`` + key); None when nothing is configured.
     Raises ``StoreError``."""
+
+def store_choice(url: str | None = None) -> tuple[str, str] | None:
+    """``(url, origin)`` of the store ``open_store(url)`` would open; None when nothing is
+    configured. The URL may carry a password: pass it on, never log it."""
+
+def trading_sessions(start: _DateLike, end: _DateLike) -> list[date]:
+    """The NYSE sessions from ``start`` to ``end``, both included."""
 
 def closure_reason(trade_date: _DateLike) -> str | None:
     """Why ``trade_date`` is not an NYSE session, or None when it is one."""

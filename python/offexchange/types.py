@@ -6,6 +6,9 @@ from datetime import date
 from typing import Optional, TypedDict
 
 __all__ = [
+    "BackfillSession",
+    "BackfillSummary",
+    "CatchUpSummary",
     "EngineSettings",
     "FeatureDict",
     "FileQuality",
@@ -98,3 +101,67 @@ class EngineSettings(TypedDict):
     retries: int
     backoff: float
     user_agent: str
+    #: FINRA's Query API root (``FINRA_API_BASE_URL``).
+    api_base_url: str
+    #: As configured (``FINRA_ATS_SOURCE``): ``"auto"``, ``"api"`` or ``"zip"``.
+    ats_source: str
+    #: What ``auto`` resolves to: ``"api"`` against FINRA's own CDN, ``"zip"`` for a mirror.
+    effective_ats_source: str
+    #: The raw-file cache: ``"read"``, ``"refresh"``, or None (no cache).
+    cache: Optional[str]
+    #: Its directory (``OFFX_CACHE_DIR``), or None.
+    cache_dir: Optional[str]
+
+
+# "from" is a keyword, hence the functional form of the summaries below. Dates are ISO strings.
+
+#: What ``offexchange.catch_up`` did (the engine's summary; fields it gains appear here too).
+CatchUpSummary = TypedDict(
+    "CatchUpSummary",
+    {
+        "from": Optional[str],
+        "until": Optional[str],
+        #: Stored sessions in the window with at least one null ``ats_share_of_total``.
+        "sessions_with_nulls": int,
+        "rows_with_nulls": int,
+        "weeks_checked": int,
+        #: Weeks FINRA has still not published (they stay null).
+        "weeks_awaited": list[str],
+        #: Rows whose ``ats_share_of_total`` got a value.
+        "rows_filled": int,
+        "rows_written": int,
+    },
+)
+
+#: What ``offexchange.backfill`` did.
+BackfillSummary = TypedDict(
+    "BackfillSummary",
+    {
+        "from": Optional[str],
+        "to": Optional[str],
+        "sessions_in_range": int,
+        "sessions_stored": int,
+        "sessions_already_stored": int,
+        "rows_written": int,
+        "rows_inserted": int,
+        "rows_updated": int,
+        "files_fetched": int,
+        "files_missing": int,
+        #: Stopped early (Ctrl-C): re-run to resume.
+        "interrupted": bool,
+        "elapsed_seconds": float,
+    },
+)
+
+
+class BackfillSession(TypedDict):
+    """One session committed by ``offexchange.backfill`` (what ``on_session`` receives)."""
+
+    trade_date: str
+    rows: int
+    inserted: int
+    updated: int
+    files_fetched: int
+    files_missing: int
+    #: Which files of the day or week are missing.
+    coverage: list[str]

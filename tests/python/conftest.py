@@ -1,4 +1,5 @@
-"""Fixtures: a local FINRA CDN over real HTTP, the CLI binary, a clean environment.
+"""Fixtures: a local FINRA CDN over real HTTP, the CLI binary, a clean environment, and (shared by
+the modules that need them) a temporary Prefect API and a local Dask cluster.
 
 The CDN stand-in serves ``sample/mirror`` on 127.0.0.1 exactly as FINRA's CDN answers: a file it
 has is 200; anything else is 403 with S3's ``AccessDenied`` XML (that is how the CDN says "not
@@ -7,6 +8,7 @@ published"). Variants answer 404 for missing files, or 503 to everything (an out
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +43,8 @@ ISOLATED_VARIABLES = [
     "FINRA_HTTP_RETRIES",
     "FINRA_HTTP_BACKOFF",
     "FINRA_HTTP_USER_AGENT",
+    "FINRA_API_BASE_URL",
+    "FINRA_ATS_SOURCE",
     "OFFX_STORE",
     "DATABASE_URL",
     "SUPABASE_DB_URL",
@@ -50,6 +55,9 @@ ISOLATED_VARIABLES = [
     "NEXT_PUBLIC_SUPABASE_ANON_KEY",
     "OFFX_TASK_RETRIES",
     "OFFX_TASK_RETRY_DELAY_SECONDS",
+    "OFFX_CACHE_DIR",
+    "OFFX_CACHE_MISSING_TTL",
+    "OFFX_DASK_ADDRESS",
 ]
 
 
@@ -136,6 +144,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ISOLATED_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+    # FINRA's raw files are cached per test, never in the user's cache directory.
+    monkeypatch.setenv("OFFX_CACHE_DIR", str(tmp_path / "finra-cache"))
     # Fast failures: one retry, no backoff (a 503 test then takes milliseconds).
     monkeypatch.setenv("FINRA_HTTP_RETRIES", "1")
     monkeypatch.setenv("FINRA_HTTP_BACKOFF", "0")
@@ -169,8 +179,45 @@ def cli_env(base_url: str) -> dict[str, str]:
         FINRA_HTTP_RETRIES="1",
         FINRA_HTTP_BACKOFF="0",
         OFFX_LOG="error",
+        OFFX_CACHE_DIR=os.environ.get("OFFX_CACHE_DIR", "off"),
     )
     return env
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """A temporary local Prefect API for the flow tests (one for the session: it takes seconds)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A local Dask cluster of two worker processes (one thread each) on 127.0.0.1, no dashboard.
+
+    The workers are started from this interpreter (same virtual environment, so the compiled
+    engine imports there) with a clean environment: no setting or store credential of the
+    machine, and a FINRA raw-file cache of their own.
+    """
+    distributed = pytest.importorskip("distributed")
+    with pytest.MonkeyPatch.context() as env:
+        for name in ISOLATED_VARIABLES:
+            env.delenv(name, raising=False)
+        env.setenv("OFFX_CACHE_DIR", str(tmp_path_factory.mktemp("dask-finra-cache")))
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    try:
+        yield cluster
+    finally:
+        cluster.close()
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import shutil
 import subprocess
@@ -194,6 +195,8 @@ def test_a_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         ("FINRA_HTTP_RETRIES", "lots", {"retries": "lots"}),
         ("FINRA_SHORT_VOLUME_MARKET", "NYSE", {"market": "NYSE"}),
         ("FINRA_BASE_URL", "ftp://x.test/equity", {"base_url": "ftp://x.test/equity"}),
+        ("FINRA_ATS_SOURCE", "API", {"ats_source": "API"}),
+        ("FINRA_API_BASE_URL", "file:///tmp/api", {"api_base_url": "file:///tmp/api"}),
     ],
 )
 def test_bad_settings_raise_config_error(
@@ -210,6 +213,140 @@ def test_bad_settings_raise_config_error(
         assert error.variable == variable
         assert error.value == value
         assert variable in str(error)
+
+
+def test_ats_source_and_query_api_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    mirror = Engine(base_url=MIRROR.as_uri()).settings
+    assert (mirror["ats_source"], mirror["effective_ats_source"]) == ("auto", "zip")
+    assert mirror["api_base_url"] == "https://api.finra.org/"
+    # auto means FINRA's Query API against FINRA's own CDN, where no weekly ZIP exists.
+    assert Engine().settings["effective_ats_source"] == "api"
+
+    api = Engine(base_url=MIRROR.as_uri(), ats_source="api", api_base_url="http://127.0.0.1:9/q/")
+    assert (api.settings["ats_source"], api.settings["effective_ats_source"]) == ("api", "api")
+    assert api.settings["api_base_url"] == "http://127.0.0.1:9/q"
+
+    monkeypatch.setenv("FINRA_ATS_SOURCE", "zip")
+    monkeypatch.setenv("FINRA_API_BASE_URL", "https://api.example.test")
+    from_env = Engine().settings
+    assert (from_env["ats_source"], from_env["effective_ats_source"]) == ("zip", "zip")
+    assert from_env["api_base_url"] == "https://api.example.test/"
+    assert Engine(ats_source="auto").settings["effective_ats_source"] == "api"  # argument wins
+
+
+def test_raw_file_cache_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    off = Engine().settings
+    assert (off["cache"], off["cache_dir"]) == (None, None)
+    read = Engine(cache="read").settings
+    assert (read["cache"], read["cache_dir"]) == ("read", os.environ["OFFX_CACHE_DIR"])
+    assert Engine(cache="refresh").settings["cache"] == "refresh"
+    with pytest.raises(ValueError, match="cache"):
+        Engine(cache="sometimes")  # type: ignore[arg-type]
+    monkeypatch.setenv("OFFX_CACHE_DIR", "off")
+    assert Engine(cache="read").settings["cache"] is None
+    monkeypatch.setenv("OFFX_CACHE_MISSING_TTL", "soon")
+    with pytest.raises(ConfigError) as caught:
+        Engine(cache="read")
+    assert caught.value.variable == "OFFX_CACHE_MISSING_TTL"
+
+
+# --- bulk work: backfill, catch-up ------------------------------------------------------------
+
+SESSIONS = [date(2024, 3, 27), date(2024, 3, 28), date(2024, 4, 1), date(2024, 4, 2)]
+
+
+def one_by_one(sessions: list[date], base_url: str | None = None) -> list[list[Any]]:
+    engine = Engine(base_url=base_url)
+    rows = []
+    for day in sessions:
+        store = offexchange.open_store("memory:")
+        assert store is not None
+        engine.run(day, store=store)
+        rows.append(store.read(day))
+    return rows
+
+
+def test_sessions_and_store_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert offexchange.trading_sessions("2024-03-27", date(2024, 4, 2)) == SESSIONS
+    assert offexchange.trading_sessions("2024-03-29", "2024-03-31") == []
+    assert offexchange.store_choice() is None
+    assert offexchange.store_choice("memory:") == ("memory:", "argument")
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:pw@db.test/x")
+    assert offexchange.store_choice() == ("postgres://u:pw@db.test/x", "DATABASE_URL")
+
+
+def test_backfill_in_one_call(use_finra: FinraServer, tmp_path: Path) -> None:
+    url = f"sqlite:{tmp_path / 'backfill.sqlite'}"
+    seen: list[offexchange.BackfillSession] = []
+    before = len(use_finra.requests)
+    summary = offexchange.backfill("2024-03-27", "2024-04-02", url, on_session=seen.append)
+    assert summary["sessions_in_range"] == summary["sessions_stored"] == 4
+    assert (summary["from"], summary["to"]) == ("2024-03-27", "2024-04-02")
+    assert summary["rows_written"] == sum(s["rows"] for s in seen) > 0
+    assert [s["trade_date"] for s in seen] == [d.isoformat() for d in SESSIONS]
+    assert any("CNMSshvol20240327.txt is not published" in c for s in seen for c in s["coverage"])
+    store = offexchange.open_store(url)
+    assert store is not None
+    assert store.dates_with_rows(["2024-03-26", *SESSIONS]) == SESSIONS
+    assert [store.read(d) for d in SESSIONS] == one_by_one(SESSIONS)
+    fetched = len(use_finra.requests) - before
+
+    again = offexchange.backfill("2024-03-27", "2024-04-02", store)
+    assert (again["sessions_already_stored"], again["sessions_stored"]) == (4, 0)
+    forced = offexchange.backfill("2024-03-27", "2024-04-02", store, concurrency=2, force=True)
+    assert forced["sessions_stored"] == 4 and forced["rows_updated"] == forced["rows_written"]
+    assert len(use_finra.requests) - before == fetched  # the second pass read the cache
+
+    with pytest.raises(ValueError, match="after end"):
+        offexchange.backfill("2024-04-02", "2024-03-27", store)
+    with pytest.raises(ValueError, match="concurrency"):
+        offexchange.backfill("2024-03-27", "2024-04-02", store, concurrency=0)
+    with pytest.raises(StoreError, match="backfill needs one"):
+        offexchange.backfill("2024-03-27", "2024-04-02")
+
+
+def test_backfill_failures_keep_what_was_committed(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    shutil.copytree(MIRROR, mirror)
+    (mirror / "regsho" / "daily" / "CNMSshvol20240401.txt").write_text("<html>down</html>\n")
+    url = f"sqlite:{tmp_path / 'partial.sqlite'}"
+    with pytest.raises(FinraDataError, match="session 2024-04-01 failed") as caught:
+        offexchange.backfill("2024-03-27", "2024-04-02", url, base_url=mirror.as_uri())
+    assert "2 earlier sessions stay committed" in str(caught.value)
+    assert caught.value.location.endswith("CNMSshvol20240401.txt")
+    store = offexchange.open_store(url)
+    assert store is not None
+    assert store.dates_with_rows(SESSIONS) == SESSIONS[:2]
+
+    # An exception from on_session stops the backfill, and arrives as itself.
+    def stop(session: offexchange.BackfillSession) -> None:
+        raise RuntimeError(f"enough at {session['trade_date']}")
+
+    with pytest.raises(RuntimeError, match="enough at 2024-03-25"):
+        offexchange.backfill("2024-03-25", "2024-03-26", url, on_session=stop, base_url=MIRROR.as_uri())
+
+
+def test_catch_up_in_one_call(tmp_path: Path) -> None:
+    early = tmp_path / "early-mirror"
+    shutil.copytree(MIRROR, early)
+    (early / "ATS" / "ATS_W_Summary_20240401.zip").unlink()
+    url = f"sqlite:{tmp_path / 'catch-up.sqlite'}"
+    offexchange.backfill("2024-04-01", "2024-04-02", url, base_url=early.as_uri())
+
+    summary = offexchange.catch_up(url, "2024-04-05", 10, base_url=MIRROR.as_uri())
+    assert (summary["from"], summary["until"]) == ("2024-03-26", "2024-04-05")
+    assert summary["sessions_with_nulls"] == 2 and summary["rows_filled"] > 0
+    assert set(offexchange.CatchUpSummary.__annotations__) <= set(summary)
+    store = offexchange.open_store(url)
+    assert store is not None
+    filled = store.read("2024-04-02")
+    published = {r["symbol"]: r for r in Engine(base_url=MIRROR.as_uri()).compute("2024-04-02").to_dicts()}
+    assert filled == [published[r["symbol"]] for r in filled]
+
+    with pytest.raises(ValueError, match="days"):
+        offexchange.catch_up(url, days=0, base_url=MIRROR.as_uri())
+    with pytest.raises(StoreError, match="catch-up needs one"):
+        offexchange.catch_up()
 
 
 # --- errors -----------------------------------------------------------------------------------

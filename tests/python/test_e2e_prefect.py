@@ -31,6 +31,8 @@ from conftest import DEMO_DATE, ISOLATED_VARIABLES, REPO, FinraServer
 pytestmark = pytest.mark.e2e
 
 DEPLOYMENT = "compute-offexchange-features/trading-session"
+CATCH_UP = "catch-up-offexchange-features/catch-up"
+BACKFILL = "backfill-offexchange-features/backfill"
 PARAMS = json.dumps({"trade_date": DEMO_DATE})
 BIN = Path(sys.executable).parent
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -130,6 +132,8 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
         # Fast failures if something is wrong with the stand-in CDN.
         FINRA_HTTP_RETRIES="1",
         FINRA_HTTP_BACKOFF="0",
+        # FINRA's raw files cached here, never in the user's cache directory.
+        OFFX_CACHE_DIR=str(home / "finra-cache"),
     )
     log = home / "server.log"
     with log.open("w") as out:
@@ -171,8 +175,8 @@ import json, sys
 from prefect import get_client
 with get_client(sync_client=True) as client:
     run = client.read_flow_run(sys.argv[1])
-    rows = run.state.result()
-print(json.dumps({"state": run.state.type.value, "rows": rows}, default=str))
+    result = run.state.result()
+print(json.dumps({"state": run.state.type.value, "result": result}, default=str))
 """
 
 
@@ -182,12 +186,13 @@ def flow_run_id(output: str) -> str:
     return found.group(0)
 
 
-def test_prefect_deploy_registers_the_deployment(prefect_server: PrefectServer) -> None:
+def test_prefect_deploy_registers_the_deployments(prefect_server: PrefectServer) -> None:
     created = prefect_server.cli("work-pool", "create", "offexchange", "--type", "process")
     assert created.returncode == 0, created.stdout
     deployed = prefect_server.cli("--no-prompt", "deploy", "--all")
     assert deployed.returncode == 0, deployed.stdout
-    assert DEPLOYMENT in deployed.stdout
+    for name in (DEPLOYMENT, CATCH_UP, BACKFILL):
+        assert name in deployed.stdout
 
     inspected = prefect_server.cli("deployment", "inspect", DEPLOYMENT)
     assert inspected.returncode == 0, inspected.stdout
@@ -195,6 +200,22 @@ def test_prefect_deploy_registers_the_deployment(prefect_server: PrefectServer) 
     assert "30 19 * * 1-5" in text and "America/New_York" in text
     assert "flows/compute_offexchange_features.py:compute_offexchange_features" in text
     assert "'active': True" in text
+
+    inspected = prefect_server.cli("deployment", "inspect", CATCH_UP)
+    assert inspected.returncode == 0, inspected.stdout
+    text = inspected.stdout
+    assert "0 21 * * *" in text and "America/New_York" in text and "'active': True" in text
+    assert "flows/catch_up_offexchange_features.py:catch_up_offexchange_features" in text
+
+    inspected = prefect_server.cli("deployment", "inspect", BACKFILL)
+    assert inspected.returncode == 0, inspected.stdout
+    text = inspected.stdout
+    assert "flows/backfill_offexchange_features.py:backfill_offexchange_features" in text
+    assert "'schedules': []" in text
+    # start and end are required at run time.
+    assert re.search(r"'required': \[\s*'start',\s*'end'\s*\]", text), text
+    refused = prefect_server.cli("deployment", "run", BACKFILL)
+    assert refused.returncode != 0
 
 
 def test_a_process_worker_runs_the_deployed_flow(
@@ -245,8 +266,9 @@ def test_served_deployment_runs_from_the_cli(
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 120
-        while "is being served" not in serve_log.read_text():
+        deadline = time.monotonic() + 240
+        # "Your deployments are being served ...", once all three are registered.
+        while "being served" not in serve_log.read_text():
             assert serve.poll() is None, serve_log.read_text()
             assert time.monotonic() < deadline, serve_log.read_text()
             time.sleep(0.5)
@@ -264,12 +286,38 @@ def test_served_deployment_runs_from_the_cli(
 
         result = json.loads(prefect_server.python(READ_RESULT, flow_run_id(run.stdout)))
         assert result["state"] == "COMPLETED"
-        assert result["rows"] == expected_rows
+        assert result["result"] == expected_rows
 
         store = offexchange.open_store(store_url)
         assert store is not None
         stored = store.read(date(2024, 4, 1))
         assert [{**r, "trade_date": r["trade_date"].isoformat()} for r in stored] == expected_rows
         assert "persisted" in serve_log.read_text()
+
+        # The other two deployments, served by the same process: a two-session backfill, then
+        # the catch-up over the store.
+        backfill = run_and_watch(prefect_server, BACKFILL, {"start": "2024-04-02", "end": "2024-04-03"})
+        assert backfill["sessions_run"] == 2 and backfill["rows_written"] > 0
+        assert store.dates_with_rows(["2024-04-01", "2024-04-02", "2024-04-03"]) == [
+            date(2024, 4, 1),
+            date(2024, 4, 2),
+            date(2024, 4, 3),
+        ]
+        caught_up = run_and_watch(prefect_server, CATCH_UP, {"until": "2024-04-05", "days": 10})
+        assert (caught_up["from"], caught_up["until"]) == ("2024-03-26", "2024-04-05")
+        assert caught_up["weeks_awaited"] == []
     finally:
         stop(serve)
+
+
+def run_and_watch(server: PrefectServer, deployment: str, params: dict[str, Any]) -> Any:
+    """Runs a deployment from the CLI, waits for it, and returns the flow's result."""
+    run = server.cli(
+        "deployment", "run", deployment, "--params", json.dumps(params),
+        "--watch", "--watch-interval", "1", "--watch-timeout", "240",
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout
+    outcome = json.loads(server.python(READ_RESULT, flow_run_id(run.stdout)))
+    assert outcome["state"] == "COMPLETED", outcome
+    return outcome["result"]

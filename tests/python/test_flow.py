@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 from prefect.logging import disable_run_logger
-from prefect.testing.utilities import prefect_test_harness
 
 import offexchange
 from flows.compute_offexchange_features import (
@@ -24,12 +22,8 @@ from conftest import DEMO_DATE, FakeSupabase, FinraServer
 
 DEMO = date(2024, 4, 1)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def prefect_api() -> Iterator[None]:
-    # One temporary Prefect server for the module (starting one takes seconds).
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+# One temporary Prefect API for the session (conftest): starting one takes seconds.
+pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 @pytest.fixture
@@ -188,3 +182,17 @@ def test_persist_with_supabase_credentials(
     assert f"{url_var} + {key_var}" in text  # the store's origin is logged...
     assert fake_supabase.key not in text  # ...its key never
     assert f"persisted {len(rows)} rows" in text
+
+
+def test_every_deployment_of_prefect_yaml_resolves_to_its_flow() -> None:
+    from flows.serve import deployment_specs, flow_of, schedules_of
+
+    specs = {spec["name"]: spec for spec in deployment_specs()}
+    flows = {name: flow_of(spec).name for name, spec in specs.items()}
+    assert flows == {
+        "trading-session": "compute-offexchange-features",
+        "catch-up": "catch-up-offexchange-features",
+        "backfill": "backfill-offexchange-features",
+    }
+    assert [s.cron for s in schedules_of(specs["catch-up"])] == ["0 21 * * *"]
+    assert schedules_of(specs["backfill"]) == []

@@ -13,6 +13,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use offexchange::backfill::BackfillError;
 use offexchange::source::SourceError;
 use offexchange::{ConfigError, EngineError, StoreError};
 use pyo3::prelude::*;
@@ -64,6 +65,18 @@ pub fn engine_error(py: Python<'_>, e: &EngineError) -> PyErr {
         EngineError::Store(e) => store_error(py, e),
         EngineError::Source(e) => source_error(py, e),
     }
+}
+
+/// A failed backfill: the class and attributes of the session's error, with the backfill's
+/// message (which session failed, how many earlier ones stay committed).
+pub fn backfill_error(py: Python<'_>, e: &BackfillError) -> PyErr {
+    let error = engine_error(py, &e.error);
+    let message = e.to_string();
+    let value = error.value(py);
+    // Plain attribute writes on our own exception classes; they cannot fail in practice.
+    let _ = value.setattr("message", message.as_str());
+    let _ = value.setattr("args", (message,));
+    error
 }
 
 fn source_error(py: Python<'_>, e: &SourceError) -> PyErr {

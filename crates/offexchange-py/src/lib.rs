@@ -8,7 +8,12 @@
 //!  Engine(**settings) ─► load_regsho(date) ─► RegShoDay ─┐
 //!                     └► load_ats(date)    ─► AtsWeek   ─┴► assemble(...) ─► Features ─► to_dicts()
 //!  open_store(url) ─► Store: discover_symbols(date) ─► Symbols,  upsert(Features) ─► summary
+//!  Engine.backfill(start, end, store) / Engine.catch_up(store, until, days) ─► summary dict
 //! ```
+//!
+//! Bulk work (`backfill`, `catch_up`) is the CLI's, run in Rust; their summaries reach Python
+//! through serde, so fields the engine adds need no change here. `Engine(cache=...)` uses the
+//! raw-file cache as the CLI's commands do (`read` for bulk work, `refresh` for daily runs).
 //!
 //! The handles (`RegShoDay`, `AtsWeek`, `Features`, `Symbols`) keep the data on the Rust side, so
 //! a Prefect task can pass a day's 12,000 rows to the next one as one small object.
@@ -25,30 +30,54 @@ mod errors;
 mod runtime;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::NaiveDate;
+use offexchange::backfill::{self as bulk, BackfillEvent, BackfillOptions};
 use offexchange::features::{Feature, FeatureRow};
 use offexchange::session::{self, AtsLoad, SessionOutcome, SessionReport};
+use offexchange::source::cache::RawCache;
 use offexchange::store::{self, Discovery, Store, UpsertSummary};
-use offexchange::{calendar, config, features, Engine, Settings};
+use offexchange::{calendar, catch_up as late, config, features, Engine, Settings};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::convert::{date_to_py, extract_date, json_to_py};
-use crate::errors::{config_error, engine_error, guard, store_error};
+use crate::errors::{backfill_error, config_error, engine_error, guard, store_error};
 use crate::runtime::block_on;
+
+/// How an engine uses the raw-file cache (`OFFX_CACHE_DIR`), as the CLI's commands do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CacheMode {
+    /// Always fetch, refresh the cached copy (`offx enrich`).
+    Refresh,
+    /// Serve from the cache, fetch what it lacks (`offx backfill`, `offx catch-up`).
+    Read,
+}
+
+impl CacheMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            CacheMode::Refresh => "refresh",
+            CacheMode::Read => "read",
+        }
+    }
+}
 
 /// Engine settings: the CLI's environment variables, overridden by keyword arguments.
 #[pyclass(module = "offexchange._core", name = "Engine", frozen)]
 struct PyEngine {
     engine: Engine,
+    /// The raw-file cache in use, if any: its mode and directory.
+    cache: Option<(CacheMode, RawCache)>,
 }
 
 #[pymethods]
 impl PyEngine {
     #[new]
-    #[pyo3(signature = (*, base_url=None, market=None, timeout=None, retries=None, backoff=None, user_agent=None))]
+    #[pyo3(signature = (*, base_url=None, market=None, timeout=None, retries=None, backoff=None, user_agent=None, api_base_url=None, ats_source=None, cache=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         base_url: Option<&Bound<'_, PyAny>>,
@@ -57,6 +86,9 @@ impl PyEngine {
         retries: Option<&Bound<'_, PyAny>>,
         backoff: Option<&Bound<'_, PyAny>>,
         user_agent: Option<&Bound<'_, PyAny>>,
+        api_base_url: Option<&Bound<'_, PyAny>>,
+        ats_source: Option<&Bound<'_, PyAny>>,
+        cache: Option<&str>,
     ) -> PyResult<PyEngine> {
         guard(py, || {
             // Keyword arguments play the part of the CLI's flags: each one stands in for its
@@ -69,6 +101,8 @@ impl PyEngine {
                 (config::ENV_RETRIES, retries),
                 (config::ENV_BACKOFF, backoff),
                 (config::ENV_USER_AGENT, user_agent),
+                (config::ENV_API_BASE_URL, api_base_url),
+                (config::ENV_ATS_SOURCE, ats_source),
             ] {
                 if let Some(value) = value.filter(|v| !v.is_none()) {
                     overrides.insert(variable, value.str()?.to_string());
@@ -82,10 +116,32 @@ impl PyEngine {
                     .or_else(|| std::env::var(name).ok())
             })
             .map_err(|e| config_error(py, &e))?;
+            let mode = match cache.map(str::trim) {
+                None | Some("off") => None,
+                Some("read") => Some(CacheMode::Read),
+                Some("refresh") => Some(CacheMode::Refresh),
+                Some(other) => {
+                    return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                        "cache: expected \"read\", \"refresh\", \"off\" or None, got {other:?}"
+                    )))
+                }
+            };
+            // The directory and TTL come from OFFX_CACHE_DIR / OFFX_CACHE_MISSING_TTL, as for
+            // the CLI; OFFX_CACHE_DIR=off turns the cache off whatever the mode.
+            let cache = match mode {
+                Some(mode) => RawCache::from_lookup(|name| std::env::var(name).ok())
+                    .map_err(|e| config_error(py, &e))?
+                    .map(|dir| (mode, dir)),
+                None => None,
+            };
             // The HTTP client is built inside the runtime it will be used from.
-            let engine =
-                runtime::enter(|| Engine::new(settings)).map_err(|e| engine_error(py, &e))?;
-            Ok(PyEngine { engine })
+            let engine = runtime::enter(|| Engine::new(settings))
+                .map_err(|e| engine_error(py, &e))?
+                .with_cache(
+                    cache.as_ref().map(|(_, dir)| dir.clone()),
+                    matches!(cache, Some((CacheMode::Read, _))),
+                );
+            Ok(PyEngine { engine, cache })
         })
     }
 
@@ -101,6 +157,19 @@ impl PyEngine {
             dict.set_item("retries", s.http.retries)?;
             dict.set_item("backoff", s.http.backoff.as_secs_f64())?;
             dict.set_item("user_agent", &s.http.user_agent)?;
+            dict.set_item("api_base_url", s.api_base_url.as_str())?;
+            dict.set_item("ats_source", s.ats_source.as_str())?;
+            dict.set_item("effective_ats_source", s.effective_ats_source().as_str())?;
+            match &self.cache {
+                Some((mode, dir)) => {
+                    dict.set_item("cache", mode.as_str())?;
+                    dict.set_item("cache_dir", dir.root().to_string_lossy())?;
+                }
+                None => {
+                    dict.set_item("cache", py.None())?;
+                    dict.set_item("cache_dir", py.None())?;
+                }
+            }
             Ok(dict)
         })
     }
@@ -232,6 +301,129 @@ impl PyEngine {
                     stored,
                 } => Features::computed(date, rows, *report, stored),
             })
+        })
+    }
+
+    /// Like `offx catch-up`: fills `ats_share_of_total` (and whatever else the engine's catch-up
+    /// refreshes) in the stored sessions of the `days` calendar days up to `until`, for the
+    /// weeks FINRA has published since. Returns the engine's summary as a dict.
+    #[pyo3(signature = (store, until, days=60))]
+    fn catch_up<'py>(
+        &self,
+        py: Python<'py>,
+        store: &PyStore,
+        until: &Bound<'py, PyAny>,
+        days: u16,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        guard(py, || {
+            let until = extract_date(until)?;
+            if !(1..=3660).contains(&days) {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "days: expected 1 to 3660, got {days}"
+                )));
+            }
+            let engine = self.engine.clone();
+            let store = store.store.clone();
+            let summary = block_on(py, async move {
+                late::catch_up(&engine, store.as_ref(), until, days).await
+            })?
+            .map_err(|e| engine_error(py, &e))?;
+            serialized_to_py(py, &summary)
+        })
+    }
+
+    /// Like `offx backfill`: every NYSE session of `start..=end` into `store`, `concurrency`
+    /// sessions (and downloads) at once, committed in date order one session per transaction,
+    /// each weekly ATS file fetched once; sessions the store already holds are skipped unless
+    /// `force`. `on_session(dict)` is called after each commit. Ctrl-C (or an exception from
+    /// `on_session`) stops after the session being committed, and is raised.
+    #[pyo3(signature = (start, end, store, concurrency=4, force=false, on_session=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn backfill<'py>(
+        &self,
+        py: Python<'py>,
+        start: &Bound<'py, PyAny>,
+        end: &Bound<'py, PyAny>,
+        store: &PyStore,
+        concurrency: usize,
+        force: bool,
+        on_session: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        guard(py, || {
+            let (from, to) = (extract_date(start)?, extract_date(end)?);
+            if from > to {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "start {from} is after end {to}"
+                )));
+            }
+            if !(1..=64).contains(&concurrency) {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "concurrency: expected 1 to 64, got {concurrency}"
+                )));
+            }
+            let engine = self.engine.clone().with_download_limit(concurrency);
+            let store = store.store.clone();
+            let callback: Option<Py<PyAny>> =
+                on_session.filter(|c| !c.is_none()).map(Bound::unbind);
+            // The first Python exception (Ctrl-C, or one raised by on_session) stops the run.
+            let raised: Arc<Mutex<Option<PyErr>>> = Arc::new(Mutex::new(None));
+            let stop = Arc::clone(&raised);
+            let outcome = block_on(py, async move {
+                let interrupt = async {
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        // Signals are only delivered to the main thread; elsewhere this is a no-op.
+                        if let Err(e) = Python::attach(|py| py.check_signals()) {
+                            remember(&stop, e);
+                        }
+                        if stop.lock().map_or(true, |e| e.is_some()) {
+                            return;
+                        }
+                    }
+                };
+                let mut on_event = |event: BackfillEvent<'_>| {
+                    let (
+                        Some(callback),
+                        BackfillEvent::Stored {
+                            trade_date,
+                            stored,
+                            report,
+                        },
+                    ) = (&callback, event)
+                    else {
+                        return;
+                    };
+                    Python::attach(|py| {
+                        let called = session_summary(py, trade_date, stored, report)
+                            .and_then(|d| callback.call1(py, (d,)));
+                        if let Err(e) = called {
+                            remember(&stop, e);
+                        }
+                    });
+                };
+                let options = BackfillOptions { concurrency, force };
+                bulk::backfill(
+                    &engine,
+                    store.as_ref(),
+                    from,
+                    to,
+                    options,
+                    interrupt,
+                    &mut on_event,
+                )
+                .await
+            })?;
+            let pending = raised.lock().ok().and_then(|mut e| e.take());
+            // What was committed stays committed, whatever is raised.
+            match (outcome, pending) {
+                (Err(failure), _) => Err(backfill_error(py, &failure)),
+                (Ok(_), Some(raised)) => Err(raised),
+                (Ok(summary), None) => {
+                    let doc = serialized_to_py(py, &summary)?;
+                    doc.set_item("elapsed_seconds", summary.elapsed.as_secs_f64())?;
+                    Ok(doc)
+                }
+            }
         })
     }
 
@@ -627,6 +819,30 @@ impl PyStore {
         })
     }
 
+    /// Which of `dates` the store already holds rows for (a backfill resumes after them).
+    fn dates_with_rows<'py>(
+        &self,
+        py: Python<'py>,
+        dates: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        guard(py, || {
+            let mut wanted = Vec::new();
+            for item in dates.try_iter()? {
+                wanted.push(extract_date(&item?)?);
+            }
+            let store = self.store.clone();
+            let mut found = block_on(py, async move { store.dates_with_rows(&wanted).await })?
+                .map_err(|e| store_error(py, &e))?;
+            found.sort_unstable();
+            found.dedup();
+            let list = PyList::empty(py);
+            for date in found {
+                list.append(date_to_py(py, date)?)?;
+            }
+            Ok(list)
+        })
+    }
+
     /// The stored rows of `trade_date`, sorted by symbol, as feature dicts.
     fn read<'py>(
         &self,
@@ -680,6 +896,39 @@ fn open_store(py: Python<'_>, url: Option<String>) -> PyResult<Option<PyStore>> 
             store: Arc::from(opened),
             origin,
         }))
+    })
+}
+
+/// The URL `open_store(url)` would open, and what chose it ("argument", "OFFX_STORE", ...);
+/// None when nothing is configured. The URL may carry a password: pass it on, never log it.
+#[pyfunction]
+#[pyo3(signature = (url=None))]
+fn store_choice(py: Python<'_>, url: Option<String>) -> PyResult<Option<(String, String)>> {
+    guard(py, || {
+        config::load_dotenv();
+        let choice = store::choose(url.as_deref(), |k| std::env::var(k).ok(), None);
+        let origin = match choice.origin.as_str() {
+            "--store" => "argument".to_string(),
+            _ => choice.origin,
+        };
+        Ok(choice.url.map(|url| (url, origin)))
+    })
+}
+
+/// The NYSE sessions from `start` to `end`, both included, in order.
+#[pyfunction]
+fn trading_sessions<'py>(
+    py: Python<'py>,
+    start: &Bound<'py, PyAny>,
+    end: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    guard(py, || {
+        let (from, to) = (extract_date(start)?, extract_date(end)?);
+        let list = PyList::empty(py);
+        for date in calendar::sessions_between(from, to) {
+            list.append(date_to_py(py, date)?)?;
+        }
+        Ok(list)
     })
 }
 
@@ -748,6 +997,42 @@ fn report_to_py<'py>(py: Python<'py>, report: &SessionReport) -> PyResult<Bound<
     json_to_py(py, &value)
 }
 
+/// A serializable engine value (a summary) as a dict, through its serde form: fields added to it
+/// in Rust reach Python with no change here. Dates become ISO strings.
+fn serialized_to_py<'py>(
+    py: Python<'py>,
+    value: &impl serde::Serialize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let value = serde_json::to_value(value)
+        .map_err(|e| errors::internal(py, format!("cannot encode the summary: {e}")))?;
+    Ok(json_to_py(py, &value)?.cast_into::<PyDict>()?)
+}
+
+/// What `backfill(on_session=...)` receives after each commit.
+fn session_summary<'py>(
+    py: Python<'py>,
+    trade_date: NaiveDate,
+    stored: &UpsertSummary,
+    report: &SessionReport,
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item("trade_date", trade_date.to_string())?;
+    dict.set_item("rows", stored.rows)?;
+    dict.set_item("inserted", stored.inserted)?;
+    dict.set_item("updated", stored.updated)?;
+    dict.set_item("files_fetched", report.files_fetched())?;
+    dict.set_item("files_missing", report.files_missing())?;
+    dict.set_item("coverage", report.coverage.clone())?;
+    Ok(dict)
+}
+
+/// Keeps the first Python exception raised during a backfill.
+fn remember(slot: &Mutex<Option<PyErr>>, error: PyErr) {
+    if let Ok(mut slot) = slot.lock() {
+        slot.get_or_insert(error);
+    }
+}
+
 fn summary_to_py<'py>(py: Python<'py>, s: &UpsertSummary) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     dict.set_item("rows", s.rows)?;
@@ -768,6 +1053,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Symbols>()?;
     m.add_class::<PyStore>()?;
     m.add_function(wrap_pyfunction!(open_store, m)?)?;
+    m.add_function(wrap_pyfunction!(store_choice, m)?)?;
+    m.add_function(wrap_pyfunction!(trading_sessions, m)?)?;
     m.add_function(wrap_pyfunction!(closure_reason, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     Ok(())

@@ -4,7 +4,10 @@
 //! transaction per session, so an interruption (Ctrl-C, a failed session) leaves whole sessions
 //! behind and nothing half-written. A re-run skips the sessions the store already holds (unless
 //! forced). The ATS week is fetched once and shared by the sessions of that week; it is dropped
-//! when the range moves past it, so memory stays flat however long the range.
+//! when the range moves past it, so memory stays flat however long the range. Each week is
+//! recorded in `ats_weekly` once, after its last session's rows: always when the run computed
+//! every session of the week, else only if the store has no record of the week yet (see
+//! [`record_new_ats_week`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,9 +20,11 @@ use serde::Serialize;
 use tokio::sync::OnceCell;
 
 use crate::calendar;
-use crate::features::RegShoDay;
-use crate::session::{assemble, AtsLoad, Engine, EngineError, SessionReport};
-use crate::store::{Discovery, Store, UpsertSummary};
+use crate::features::{AtsWeeklyRow, RegShoDay};
+use crate::session::{
+    assemble, ats_weekly_rows, record_new_ats_week, AtsLoad, Engine, EngineError, SessionReport,
+};
+use crate::store::{Discovery, Store, StoreError, UpsertSummary};
 
 /// How to run a backfill.
 #[derive(Debug, Clone, Copy)]
@@ -66,11 +71,14 @@ pub struct BackfillSummary {
 
 /// A backfill that stopped on a failed session; `summary` says what was committed before it.
 #[derive(Debug, thiserror::Error)]
-#[error("session {trade_date} failed ({}); {} earlier sessions stay committed, re-run to resume: {error}", "nothing of it was written", summary.sessions_stored)]
+#[error("session {trade_date} failed ({}); {} earlier sessions stay committed, re-run to resume: {error}", if *rows_committed { "its rows were committed, its week's ats_weekly record was not" } else { "nothing of it was written" }, summary.sessions_stored)]
 pub struct BackfillError {
     pub trade_date: NaiveDate,
     pub error: EngineError,
     pub summary: BackfillSummary,
+    /// The session's rows were committed; what failed was recording its week in `ats_weekly`
+    /// after the last session (catch-up records it later).
+    pub rows_committed: bool,
 }
 
 /// One week's ATS data and its report lines, shared by the week's sessions.
@@ -107,6 +115,7 @@ pub async fn backfill(
                 trade_date: from,
                 error: e.into(),
                 summary: summary.clone(),
+                rows_committed: false,
             })?
     };
     let to_run: Vec<NaiveDate> = sessions
@@ -131,6 +140,7 @@ pub async fn backfill(
         .buffered(options.concurrency.max(1));
     futures::pin_mut!(prepared);
     futures::pin_mut!(interrupt);
+    let mut open: Option<OpenWeek> = None;
     loop {
         let next = tokio::select! {
             biased;
@@ -146,6 +156,12 @@ pub async fn backfill(
             Ok(Err((date, error))) => return Err(failed(date, error, summary, started)),
             Err(panic) => std::panic::resume_unwind(panic.into_panic()),
         };
+        let monday = calendar::week_start(date);
+        if let Some(done) = open.take_if(|w| w.monday != monday) {
+            if let Err(e) = done.record(store).await {
+                return Err(failed(date, e.into(), summary, started));
+            }
+        }
         let stored_symbols = match store.discover_symbols(date, Discovery::All).await {
             Ok(symbols) => symbols,
             Err(e) => return Err(failed(date, e.into(), summary, started)),
@@ -166,10 +182,25 @@ pub async fn backfill(
             stored: &stored,
             report: &report,
         });
+        let week = open.get_or_insert_with(|| OpenWeek {
+            monday,
+            rows: ats_weekly_rows(&ats.0, &regsho),
+            committed: 0,
+            last_date: date,
+        });
+        week.committed += 1;
+        week.last_date = date;
         // Weeks before this one are finished: let their ATS data go.
-        let monday = calendar::week_start(date);
         if let Ok(mut weeks) = weeks.lock() {
             weeks.retain(|week, _| *week >= monday);
+        }
+    }
+    if let Some(week) = open {
+        let last_date = week.last_date;
+        if let Err(e) = week.record(store).await {
+            let mut error = failed(last_date, e.into(), summary, started);
+            error.rows_committed = true;
+            return Err(error);
         }
     }
     summary.elapsed = started.elapsed();
@@ -187,6 +218,33 @@ fn failed(
         trade_date: date,
         error,
         summary,
+        rows_committed: false,
+    }
+}
+
+/// The week whose sessions are being committed, recorded in `ats_weekly` once the run moves
+/// past it (one write per week, after its sessions' rows).
+struct OpenWeek {
+    monday: NaiveDate,
+    /// Mapped with the Reg SHO day of the week's first committed session.
+    rows: Vec<AtsWeeklyRow>,
+    /// Sessions of the week committed by this run.
+    committed: usize,
+    last_date: NaiveDate,
+}
+
+impl OpenWeek {
+    /// When this run computed every session of the week, the stored values all reflect these
+    /// rows: the record is (re)written. Otherwise only a week with no record yet is recorded
+    /// ([`record_new_ats_week`]): other stored sessions may reflect an older version.
+    async fn record(self, store: &dyn Store) -> Result<(), StoreError> {
+        if self.committed == calendar::sessions_of_week(self.monday).len() && !self.rows.is_empty()
+        {
+            store.upsert_ats_weekly(self.monday, &self.rows).await?;
+        } else {
+            record_new_ats_week(store, &self.rows).await?;
+        }
+        Ok(())
     }
 }
 

@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::parse::ats::AtsWeek;
+use crate::parse::ats::{AtsSymbolWeek, AtsWeek, Carrier};
 use crate::parse::regsho::RegShoFile;
 use crate::quality::FileQuality;
 use crate::symbol::ats_to_regsho;
@@ -136,26 +136,23 @@ impl AtsDay {
         complete: bool,
         quality: &mut FileQuality,
     ) -> AtsDay {
-        let known: HashSet<&str> = regsho.volumes.keys().map(String::as_str).collect();
-        let mut volumes = HashMap::with_capacity(week.symbols.len());
+        let mapped = MappedWeek::new(week, regsho);
+        let mut volumes = HashMap::with_capacity(mapped.symbols.len());
         let mut unmatched = Vec::new();
-        // Exact spellings first, so that an exact match always wins over a dot-to-slash one.
-        let mut symbols: Vec<&String> = week.symbols.keys().collect();
-        symbols.sort_by_key(|s| (!known.contains(s.as_str()), s.as_str()));
-        for ats_symbol in symbols {
-            let entry = &week.symbols[ats_symbol];
-            let key = ats_to_regsho(ats_symbol, &known);
-            if !known.contains(key.as_str()) {
-                unmatched.push(ats_symbol.clone());
+        for (key, ats_symbol, entry) in &mapped.symbols {
+            if !mapped.known.contains(key.as_str()) {
+                unmatched.push((*ats_symbol).clone());
             }
-            if volumes.contains_key(&key) {
-                quality.violation(
-                    ats_symbol,
-                    format!("maps onto {key}, which another ATS symbol already took"),
-                );
-                continue;
+            volumes.insert(key.clone(), (entry.ats, entry.otc));
+        }
+        for (ats_symbol, key) in &mapped.collisions {
+            if !mapped.known.contains(key.as_str()) {
+                unmatched.push((*ats_symbol).clone());
             }
-            volumes.insert(key, (entry.ats, entry.otc));
+            quality.violation(
+                ats_symbol,
+                format!("maps onto {key}, which another ATS symbol already took"),
+            );
         }
         unmatched.sort();
         AtsDay {
@@ -166,6 +163,84 @@ impl AtsDay {
             unmatched,
         }
     }
+}
+
+/// The week's symbols under the day's Reg SHO spelling: the one mapping both the features
+/// ([`AtsDay::map`]) and the `ats_weekly` record ([`ats_weekly_rows`]) use, so they cannot drift.
+struct MappedWeek<'a> {
+    known: HashSet<&'a str>,
+    /// (Reg SHO key, ATS spelling, the symbol's week), exact spellings first.
+    symbols: Vec<(String, &'a String, &'a AtsSymbolWeek)>,
+    /// (ATS spelling, key) of symbols whose key another ATS symbol already took: left out.
+    collisions: Vec<(&'a String, String)>,
+}
+
+impl<'a> MappedWeek<'a> {
+    fn new(week: &'a AtsWeek, regsho: &'a RegShoDay) -> MappedWeek<'a> {
+        let known: HashSet<&str> = regsho.volumes.keys().map(String::as_str).collect();
+        // Exact spellings first, so that an exact match always wins over a dot-to-slash one.
+        let mut order: Vec<(&String, &AtsSymbolWeek)> = week.symbols.iter().collect();
+        order.sort_by_key(|(s, _)| (!known.contains(s.as_str()), s.as_str()));
+        let mut taken = HashSet::with_capacity(order.len());
+        let (mut symbols, mut collisions) = (Vec::with_capacity(order.len()), Vec::new());
+        for (ats_symbol, entry) in order {
+            let key = ats_to_regsho(ats_symbol, &known);
+            if taken.contains(&key) {
+                collisions.push((ats_symbol, key));
+                continue;
+            }
+            taken.insert(key.clone());
+            symbols.push((key, ats_symbol, entry));
+        }
+        MappedWeek {
+            known,
+            symbols,
+            collisions,
+        }
+    }
+}
+
+/// One symbol's week as used for `ats_share_of_total`: the `ats_weekly` record, keyed like
+/// `daily_features` by the Reg SHO spelling, so a stored ratio can be explained and re-derived
+/// (`ats / (ats + otc)`, a missing side counting as 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtsWeeklyRow {
+    /// Reg SHO spelling (`BRK/B`), after [`ats_to_regsho`].
+    pub symbol: String,
+    /// FINRA's `weekStartDate`.
+    pub week_start: NaiveDate,
+    /// FINRA's `tierIdentifier`: `T1`, `T2` or `OTCE`.
+    pub tier: String,
+    /// `ATS_W_SMBL` shares, exact; `None`: no ATS row that week.
+    pub ats_shares: Option<Volume>,
+    /// `OTC_W_SMBL` (non-ATS) shares, exact; `None`: no such row.
+    pub otc_shares: Option<Volume>,
+    /// FINRA's `lastUpdateDate` of the symbol's rows (the latest).
+    pub last_update: Option<NaiveDate>,
+    /// FINRA's `initialPublishedDate` of the symbol's rows (the earliest).
+    pub initial_published: Option<NaiveDate>,
+    pub source: Carrier,
+}
+
+/// The `ats_weekly` rows of `week`, mapped onto `regsho`'s spelling exactly as the features are,
+/// sorted by symbol (byte order).
+pub fn ats_weekly_rows(week: &AtsWeek, regsho: &RegShoDay, source: Carrier) -> Vec<AtsWeeklyRow> {
+    let mut rows: Vec<AtsWeeklyRow> = MappedWeek::new(week, regsho)
+        .symbols
+        .into_iter()
+        .map(|(symbol, _, entry)| AtsWeeklyRow {
+            symbol,
+            week_start: week.week_start,
+            tier: entry.tier.clone(),
+            ats_shares: entry.ats,
+            otc_shares: entry.otc,
+            last_update: entry.last_update,
+            initial_published: entry.initial_published,
+            source,
+        })
+        .collect();
+    rows.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    rows
 }
 
 /// Which symbols get a row.
@@ -433,5 +508,38 @@ mod tests {
             &mut FileQuality::default(),
         );
         assert_eq!(rows[0].ats_share_of_total, Feature::Null);
+    }
+
+    #[test]
+    fn ats_weekly_rows_use_the_features_mapping() {
+        let day = RegShoDay::combine(
+            [&file(&[("BRK/B", 1, Some(0), 2), ("X", 1, None, 2)])],
+            true,
+        );
+        let mut w = week(&[
+            ("BRK.B", Some(25), Some(75)),
+            ("BRK/B", Some(1), Some(1)),
+            ("X", None, Some(10)),
+        ]);
+        let updated = NaiveDate::from_ymd_opt(2024, 4, 29).unwrap();
+        w.symbols.get_mut("X").unwrap().last_update = Some(updated);
+        let mut q = FileQuality::new("features");
+        let ats = AtsDay::map(&w, &day, true, &mut q);
+        let rows = ats_weekly_rows(&w, &day, Carrier::Api);
+        let keys: Vec<&str> = rows.iter().map(|r| r.symbol.as_str()).collect();
+        assert_eq!(keys, ["BRK/B", "X"]);
+        // The exact spelling wins in both; the dotted one is a collision, left out of both.
+        assert_eq!(
+            ats.volumes["BRK/B"],
+            (rows[0].ats_shares, rows[0].otc_shares)
+        );
+        assert_eq!(rows[0].ats_shares, Some(Volume::from_shares(1)));
+        assert_eq!(q.violations.len(), 1);
+        assert_eq!(
+            (rows[1].ats_shares, rows[1].last_update),
+            (None, Some(updated))
+        );
+        assert_eq!(rows[1].source, Carrier::Api);
+        assert_eq!(w.last_update(), Some(updated));
     }
 }

@@ -11,13 +11,15 @@
 //! The crate is laid out the way data flows through it:
 //!
 //! ```text
-//!  config ──► source (HTTP / file:// mirror, retries) ──► parse (Reg SHO text, ATS ZIP)
-//!                                                          │
-//!                       store (memory, SQLite) ◄── features (ratios, null rules)
+//!  config ──► source ──────────────────────► parse ──────────────────► features ──► store
+//!             CDN over HTTP (retries, 403      Reg SHO text,             ratios and    memory, SQLite,
+//!             rules), file:// mirror, the      ATS ZIP / Query API       null rules    PostgreSQL,
+//!             Query API, a raw-file cache      JSON                                    Supabase REST
 //! ```
 //!
-//! [`session::Engine`] ties the pieces together for one trading date; the `offx` command line and
-//! the Python front are thin shells over it.
+//! [`session::Engine`] ties the pieces together for one trading date; [`backfill`] runs a range
+//! of sessions, [`catch_up`] fills in ATS data FINRA published late. The `offx` command line and
+//! the Python front are thin shells over them.
 
 pub mod backfill;
 pub mod calendar;

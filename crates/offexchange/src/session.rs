@@ -25,7 +25,8 @@ use tokio::sync::Semaphore;
 
 use crate::calendar;
 use crate::config::{AtsSource, Facility, Market, Settings};
-use crate::features::{self, AtsDay, FeatureRow, RegShoDay, Universe};
+use crate::features::{self, AtsDay, AtsWeeklyRow, FeatureRow, RegShoDay, Universe};
+use crate::parse::ats::Carrier;
 use crate::parse::{ats, regsho};
 use crate::quality::FileQuality;
 use crate::source::cache::{fetch_through, CacheUse, RawCache};
@@ -88,6 +89,8 @@ pub struct AtsLoad {
     pub week: Option<ats::AtsWeek>,
     /// Every part (tier) of the week is published.
     pub complete: bool,
+    /// Where the week was read from (recorded in `ats_weekly.source`).
+    pub carrier: Carrier,
 }
 
 impl SessionReport {
@@ -173,12 +176,23 @@ impl Engine {
         path: &str,
         parse: impl Fn(&[u8]) -> Result<T, crate::parse::ParseError>,
     ) -> Result<Fetched<T>, SourceError> {
+        self.fetch_file_via(self.cache.as_ref(), path, parse).await
+    }
+
+    /// [`Engine::fetch_file`] with the cache use given: `read: false` fetches afresh (and
+    /// refreshes the cached copy).
+    async fn fetch_file_via<T>(
+        &self,
+        cache: Option<&CacheUse>,
+        path: &str,
+        parse: impl Fn(&[u8]) -> Result<T, crate::parse::ParseError>,
+    ) -> Result<Fetched<T>, SourceError> {
         // A closed semaphore cannot happen (it is never closed); treat it as "no limit".
         let _permit = match &self.downloads {
             Some(limit) => limit.acquire().await.ok(),
             None => None,
         };
-        fetch_through(self.cache.as_ref(), &self.source, path, parse).await
+        fetch_through(cache, &self.source, path, parse).await
     }
 
     pub fn settings(&self) -> &Settings {
@@ -202,9 +216,15 @@ impl Engine {
             (None, Some(store)) => store.discover_symbols(trade_date, Discovery::All).await?,
             _ => Vec::new(),
         };
-        let (rows, report) = self.compute(trade_date, symbols, &discovered).await?;
+        let (rows, report, regsho, ats) =
+            self.compute_parts(trade_date, symbols, &discovered).await?;
         let stored = match store {
-            Some(store) => Some(store.upsert(trade_date, &rows).await?),
+            Some(store) => {
+                let stored = store.upsert(trade_date, &rows).await?;
+                // After the rows: the record says what the stored values were computed from.
+                record_new_ats_week(store, &ats_weekly_rows(&ats, &regsho)).await?;
+                Some(stored)
+            }
             None => None,
         };
         Ok(SessionOutcome::Computed {
@@ -222,6 +242,19 @@ impl Engine {
         symbols: Option<&[String]>,
         extra_symbols: &[String],
     ) -> Result<(Vec<FeatureRow>, SessionReport), EngineError> {
+        let (rows, report, _, _) = self
+            .compute_parts(trade_date, symbols, extra_symbols)
+            .await?;
+        Ok((rows, report))
+    }
+
+    /// [`Engine::compute`], also handing back the day's Reg SHO data and the ATS week used.
+    async fn compute_parts(
+        &self,
+        trade_date: NaiveDate,
+        symbols: Option<&[String]>,
+        extra_symbols: &[String],
+    ) -> Result<(Vec<FeatureRow>, SessionReport, RegShoDay, AtsLoad), EngineError> {
         let mut report = self.new_report(trade_date, symbols);
         let (mut regsho_part, mut ats_part) = (SessionReport::default(), SessionReport::default());
         let (regsho, ats) = futures::try_join!(
@@ -238,7 +271,7 @@ impl Engine {
             extra_symbols,
             &mut report,
         );
-        Ok((rows, report))
+        Ok((rows, report, regsho, ats))
     }
 
     /// An empty report for `trade_date`, to be filled by the steps below.
@@ -367,14 +400,44 @@ impl Engine {
         date: NaiveDate,
         report: &mut SessionReport,
     ) -> Result<AtsLoad, EngineError> {
+        self.load_ats_via(date, report, false).await
+    }
+
+    /// [`Engine::load_ats`] as FINRA has the week now, bypassing every cache: the weekly ZIP is
+    /// fetched again (never served from the raw-file cache, whose copy it refreshes), and from
+    /// the Query API the partitions list and the week's tiers are asked for again. Catch-up uses
+    /// it to see FINRA's revisions of recent weeks.
+    pub async fn load_ats_fresh(
+        &self,
+        date: NaiveDate,
+        report: &mut SessionReport,
+    ) -> Result<AtsLoad, EngineError> {
+        self.load_ats_via(date, report, true).await
+    }
+
+    async fn load_ats_via(
+        &self,
+        date: NaiveDate,
+        report: &mut SessionReport,
+        fresh: bool,
+    ) -> Result<AtsLoad, EngineError> {
         let monday = calendar::week_start(date);
         if let Some(api) = &self.ats_api {
-            return self.load_ats_api(api, monday, report).await;
+            return self.load_ats_api(api, monday, report, fresh).await;
         }
         let path = source::ats_zip_path(monday);
         let name = source::ats_zip_file_name(monday);
+        let refresh = self.cache.as_ref().map(|using| CacheUse {
+            cache: using.cache.clone(),
+            read: false,
+        });
+        let cache = if fresh {
+            refresh.as_ref()
+        } else {
+            self.cache.as_ref()
+        };
         let fetched = self
-            .fetch_file(&path, |bytes| ats::parse_zip(&name, monday, bytes))
+            .fetch_file_via(cache, &path, |bytes| ats::parse_zip(&name, monday, bytes))
             .await?;
         let location = self.source.locate(&path);
         Ok(match fetched {
@@ -389,6 +452,7 @@ impl Engine {
                 AtsLoad {
                     week: Some(week),
                     complete: true,
+                    carrier: Carrier::Zip,
                 }
             }
             Fetched::NotPublished => {
@@ -404,6 +468,7 @@ impl Engine {
                 AtsLoad {
                     week: None,
                     complete: false,
+                    carrier: Carrier::Zip,
                 }
             }
         })
@@ -424,6 +489,7 @@ impl Engine {
         api: &FinraApi,
         monday: NaiveDate,
         report: &mut SessionReport,
+        fresh: bool,
     ) -> Result<AtsLoad, EngineError> {
         let week = {
             // One permit for the week's read (its tiers are read concurrently). A closed
@@ -432,7 +498,11 @@ impl Engine {
                 Some(limit) => limit.acquire().await.ok(),
                 None => None,
             };
-            api.week(monday).await?
+            if fresh {
+                api.refresh_week(monday).await?
+            } else {
+                api.week(monday).await?
+            }
         };
         let location = api.weekly_summary_url().to_string();
         let mut awaited: Vec<&str> = Vec::new();
@@ -483,6 +553,7 @@ impl Engine {
             return Ok(AtsLoad {
                 week: None,
                 complete: false,
+                carrier: Carrier::Api,
             });
         }
         let quality = FileQuality::new(format!("weeklySummary {monday}"));
@@ -497,6 +568,7 @@ impl Engine {
         Ok(AtsLoad {
             week: Some(week),
             complete: awaited.is_empty(),
+            carrier: Carrier::Api,
         })
     }
 }
@@ -544,6 +616,53 @@ pub fn assemble(
         report.quality.push(derived);
     }
     rows
+}
+
+/// The `ats_weekly` record of a session's ATS week: every symbol of the week under the day's Reg
+/// SHO spelling, as [`assemble`] maps it. Empty when the week is not published.
+pub fn ats_weekly_rows(ats: &AtsLoad, regsho: &RegShoDay) -> Vec<AtsWeeklyRow> {
+    match &ats.week {
+        Some(week) => features::ats_weekly_rows(week, regsho, ats.carrier),
+        None => Vec::new(),
+    }
+}
+
+/// Records a week in `ats_weekly` once a session computed from it is stored, unless the store
+/// already holds a record of that week. Call it after the session's rows are written. Returns
+/// the rows written (0: nothing to record, or already recorded).
+///
+/// A recorded week is left alone even when these rows are newer (FINRA revised the week since):
+/// the other stored sessions of the week were computed from the recorded version, and only
+/// catch-up, which recomputes all of them, moves the record forward
+/// ([`crate::catch_up`]). So the record never claims a version that stored values do not
+/// reflect, and a revision is never hidden from catch-up.
+pub async fn record_new_ats_week(
+    store: &dyn Store,
+    rows: &[AtsWeeklyRow],
+) -> Result<usize, StoreError> {
+    let Some(week_start) = rows.first().map(|r| r.week_start) else {
+        return Ok(0);
+    };
+    let recorded = store.ats_weekly_last_update(&[week_start]).await?;
+    if let Some(stored) = recorded.get(&week_start) {
+        let latest = rows.iter().filter_map(|r| r.last_update).max();
+        if latest > *stored {
+            tracing::info!(
+                "FINRA revised the ATS week of {week_start} (or published more of it) since it \
+                 was recorded (lastUpdateDate {}, recorded {}): `offx catch-up` recomputes the \
+                 week's stored sessions",
+                latest.map(|d| d.to_string()).unwrap_or_default(),
+                stored.map_or("none".to_string(), |d| d.to_string()),
+            );
+        }
+        return Ok(0);
+    }
+    let written = store.upsert_ats_weekly(week_start, rows).await?;
+    tracing::debug!(
+        "recorded the ATS week of {week_start} in ats_weekly ({written} symbols) in {}",
+        store.describe()
+    );
+    Ok(written)
 }
 
 /// For requested symbols with no exact match: say so, and name case-insensitive near misses.

@@ -44,6 +44,12 @@ impl Volume {
     /// assert!(Volume::parse(b"-1").is_err());
     /// ```
     pub fn parse(text: &[u8]) -> Result<Volume, VolumeError> {
+        // Fast path for the common case, a whole number of shares: up to 12 digits cannot
+        // overflow once scaled to millionths.
+        if !text.is_empty() && text.len() <= 12 && text.iter().all(u8::is_ascii_digit) {
+            let shares = text.iter().fold(0u64, |n, &b| n * 10 + u64::from(b - b'0'));
+            return Ok(Volume(shares * SCALE));
+        }
         let text = trim(text);
         if text.is_empty() {
             return Err(VolumeError::Empty);

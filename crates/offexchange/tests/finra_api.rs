@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use offexchange::config::{AtsSource, Facility, HttpSettings, Market, Settings};
 use offexchange::features::Feature;
-use offexchange::parse::ats::SummaryType;
+use offexchange::parse::ats::{Carrier, SummaryType};
 use offexchange::parse::ats_json::{self, Pinned};
 use offexchange::session::{AtsLoad, SessionReport};
 use offexchange::source::finra_api::{CompareFilter, WeeklySummaryQuery};
@@ -192,6 +192,52 @@ async fn a_week_of_12001_rows_is_read_in_3_pages_with_every_row_once() {
         methods.iter().filter(|m| *m == "POST").count(),
         5,
         "the week once"
+    );
+}
+
+/// A long-lived engine (Python, Prefect) keeps a week for ten minutes; catch-up's fresh load must
+/// see FINRA's revision anyway, and leave the fresh read for the next sessions.
+#[tokio::test]
+async fn a_fresh_load_sees_a_revision_the_memo_does_not() {
+    let api = FinraApi::start().await;
+    for tier in ["T1", "T2", "OTCE"] {
+        api.add_rows(pair(tier, &format!("S{tier}"), 1, 3));
+    }
+    let engine = ats_engine(&api, 0);
+    let (first, _) = load_week(&engine).await.unwrap();
+    let published = NaiveDate::from_ymd_opt(2024, 4, 22);
+    assert_eq!(first.week.unwrap().last_update(), published);
+    assert_eq!(first.carrier, Carrier::Api);
+
+    let revised = NaiveDate::from_ymd_opt(2024, 4, 29);
+    api.revise_rows(|row| {
+        if row.get("issueSymbolIdentifier").as_deref() == Some("ST1") {
+            row.with("lastUpdateDate", "\"2024-04-29\"")
+                .with("totalWeeklyShareQuantity", "2.5")
+        } else {
+            row
+        }
+    });
+    let (memo, _) = load_week(&engine).await.unwrap();
+    assert_eq!(
+        memo.week.unwrap().last_update(),
+        published,
+        "within its TTL the memo answers"
+    );
+    let mut report = SessionReport::default();
+    let fresh = engine.load_ats_fresh(monday(), &mut report).await.unwrap();
+    let week = fresh.week.unwrap();
+    assert_eq!(week.last_update(), revised);
+    assert_eq!(
+        week.symbols["ST1"].ats,
+        Some(Volume::from_micros(2_500_000))
+    );
+    assert_eq!(week.symbols["ST2"].last_update, published);
+    let (after, _) = load_week(&engine).await.unwrap();
+    assert_eq!(
+        after.week.unwrap().last_update(),
+        revised,
+        "the memo refreshed"
     );
 }
 

@@ -13,14 +13,21 @@
 //!   discovery and reads return them sorted bytewise, whatever the server's collation;
 //! - discovery sees every row of a date (paging past the server's page cap), or only the rows with
 //!   a null feature;
-//! - a refused upsert (a value outside [0, 1], a symbol twice, another date) writes nothing.
+//! - a refused upsert (a value outside [0, 1], a symbol twice, another date) writes nothing;
+//! - `ats_weekly` keeps shares as exact decimals (more digits than a double holds come back
+//!   unchanged), upserts by `(symbol, week_start)` replacing the rows sent and nothing else,
+//!   reports each stored week's latest `last_update_date`, and refuses a row of another week or
+//!   a symbol twice without writing anything.
 
 mod store_support;
 
 use std::any::Any;
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use offexchange::store::{self, Discovery, Store, StoredRow};
+use offexchange::parse::ats::Carrier;
+use offexchange::store::{self, AtsWeeklyRow, Discovery, Store, StoredRow};
+use offexchange::volume::Volume;
 use offexchange::{Feature, FeatureRow};
 use store_support::postgrest::{FakePostgrest, KEY};
 use store_support::{date, pg, row, rows};
@@ -355,6 +362,177 @@ async fn describe_hides_secrets(f: Fixture) {
     assert!(!text.contains(KEY), "{text}");
 }
 
+// ---- ats_weekly ----------------------------------------------------------------------------
+
+fn week1() -> NaiveDate {
+    date(2024, 4, 1)
+}
+
+fn week2() -> NaiveDate {
+    date(2024, 4, 8)
+}
+
+/// An `ats_weekly` row; shares as FINRA writes them (`None`: no such row that week).
+fn weekly(
+    symbol: &str,
+    week_start: NaiveDate,
+    shares: [Option<&str>; 2],
+    last_update: Option<NaiveDate>,
+    source: Carrier,
+) -> AtsWeeklyRow {
+    let volume = |s: Option<&str>| s.map(|s| Volume::parse(s.as_bytes()).expect("a volume"));
+    AtsWeeklyRow {
+        symbol: symbol.into(),
+        week_start,
+        tier: "T1".into(),
+        ats_shares: volume(shares[0]),
+        otc_shares: volume(shares[1]),
+        last_update,
+        initial_published: Some(week_start + chrono::Duration::days(21)),
+        source,
+    }
+}
+
+async fn upsert_weekly(f: &Fixture, week_start: NaiveDate, rows: &[AtsWeeklyRow]) {
+    let written = f
+        .store
+        .upsert_ats_weekly(week_start, rows)
+        .await
+        .unwrap_or_else(|e| panic!("ats_weekly upsert into {} failed: {e}", f.store.describe()));
+    assert_eq!(written, rows.len());
+}
+
+async fn read_weekly(f: &Fixture, week_start: NaiveDate) -> Vec<AtsWeeklyRow> {
+    f.store
+        .read_ats_weekly(week_start)
+        .await
+        .expect("read ats_weekly")
+}
+
+async fn ats_weekly_keeps_exact_decimals(f: Fixture) {
+    let updated = date(2024, 4, 29);
+    let mut odd = weekly("CPK", week1(), [None, Some("12")], None, Carrier::Zip);
+    (odd.tier, odd.initial_published) = ("OTCE".into(), None);
+    let rows = vec![
+        // More digits than a double holds: any float on the way would change them.
+        weekly(
+            "BRK/B",
+            week1(),
+            [Some("431668.624869"), Some("10439495945.685266")],
+            Some(date(2024, 4, 22)),
+            Carrier::Api,
+        ),
+        odd,
+        weekly(
+            "CpK",
+            week1(),
+            [Some("0"), Some("0.000001")],
+            Some(updated),
+            Carrier::Api,
+        ),
+        weekly(
+            "Cpa",
+            week1(),
+            [Some("99999999999.999999"), None],
+            None,
+            Carrier::Api,
+        ),
+    ];
+    upsert_weekly(&f, week1(), &rows).await;
+    // Bytewise order, as everywhere: '/' < 'P' < 'p' and 'K' < 'a'.
+    assert_eq!(read_weekly(&f, week1()).await, rows);
+    assert!(read_weekly(&f, week2()).await.is_empty());
+    let latest = f
+        .store
+        .ats_weekly_last_update(&[week1(), week2()])
+        .await
+        .expect("last update");
+    assert_eq!(latest, BTreeMap::from([(week1(), Some(updated))]));
+}
+
+async fn ats_weekly_upserts_by_symbol_and_week(f: Fixture) {
+    let d1 = Some(date(2024, 4, 22));
+    let a = weekly("A", week1(), [Some("10"), Some("30")], d1, Carrier::Api);
+    let b = weekly("B", week1(), [Some("1.5"), Some("2.5")], d1, Carrier::Api);
+    upsert_weekly(&f, week1(), &[a.clone(), b.clone()]).await;
+    upsert_weekly(&f, week1(), &[a.clone(), b.clone()]).await;
+    assert_eq!(read_weekly(&f, week1()).await, [a.clone(), b.clone()]);
+
+    // FINRA revises A: its row is replaced whole, B is left alone.
+    let d2 = Some(date(2024, 4, 29));
+    let revised = weekly("A", week1(), [Some("12.25"), None], d2, Carrier::Zip);
+    upsert_weekly(&f, week1(), std::slice::from_ref(&revised)).await;
+    assert_eq!(read_weekly(&f, week1()).await, [revised, b.clone()]);
+
+    // Another week is another key; a week whose rows have no lastUpdateDate is still listed.
+    let other = weekly("A", week2(), [Some("7"), Some("7")], None, Carrier::Zip);
+    upsert_weekly(&f, week2(), &[other]).await;
+    assert_eq!(read_weekly(&f, week1()).await.len(), 2);
+    let latest = f
+        .store
+        .ats_weekly_last_update(&[week2(), week1(), date(2024, 4, 15)])
+        .await
+        .expect("last update");
+    assert_eq!(latest, BTreeMap::from([(week1(), d2), (week2(), None)]));
+    assert_eq!(
+        f.store
+            .upsert_ats_weekly(week1(), &[])
+            .await
+            .expect("empty"),
+        0
+    );
+}
+
+async fn ats_weekly_refuses_caller_bugs(f: Fixture) {
+    let keep = weekly("KEEP", week1(), [Some("1"), Some("1")], None, Carrier::Api);
+    upsert_weekly(&f, week1(), std::slice::from_ref(&keep)).await;
+    let new = weekly("NEW", week1(), [Some("2"), Some("2")], None, Carrier::Api);
+    let attempts: [(&str, Vec<AtsWeeklyRow>); 2] = [
+        (
+            "is of the week of 2024-04-08",
+            vec![
+                new.clone(),
+                weekly("LATE", week2(), [None, None], None, Carrier::Api),
+            ],
+        ),
+        ("appears twice", vec![new.clone(), new.clone()]),
+    ];
+    for (why, rows) in attempts {
+        let e = f
+            .store
+            .upsert_ats_weekly(week1(), &rows)
+            .await
+            .expect_err(why);
+        assert!(e.to_string().contains(why), "{why}: {e}");
+        assert_eq!(
+            read_weekly(&f, week1()).await,
+            std::slice::from_ref(&keep),
+            "{why}"
+        );
+    }
+}
+
+async fn ats_weekly_pages_past_the_server_cap(f: Fixture) {
+    // A full FINRA week has thousands of symbols: more than one page and one POST batch.
+    let rows: Vec<AtsWeeklyRow> = (0..2_345)
+        .map(|i| {
+            let (ats, otc) = (
+                format!("{i}.{:06}", i * 7 % 1_000_000),
+                format!("{}", i * 3),
+            );
+            weekly(
+                &format!("S{i:05}"),
+                week1(),
+                [Some(&ats), Some(&otc)],
+                Some(date(2024, 4, 22)),
+                Carrier::Api,
+            )
+        })
+        .collect();
+    upsert_weekly(&f, week1(), &rows).await;
+    assert_eq!(read_weekly(&f, week1()).await, rows);
+}
+
 /// One module per store, one test per case: `cargo test --test store_contract postgres::`.
 macro_rules! contract {
     ($($store:ident),+) => {$(
@@ -370,7 +548,11 @@ macro_rules! contract {
                 refused_upserts_write_nothing,
                 pages_past_the_server_cap,
                 empty_upsert_and_init_again,
-                describe_hides_secrets
+                describe_hides_secrets,
+                ats_weekly_keeps_exact_decimals,
+                ats_weekly_upserts_by_symbol_and_week,
+                ats_weekly_refuses_caller_bugs,
+                ats_weekly_pages_past_the_server_cap
             );
         }
     )+};

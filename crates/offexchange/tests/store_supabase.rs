@@ -28,6 +28,9 @@
 //! until an empty page, or a short page once a full one has shown the server does not cap pages
 //! below `limit` (PostgREST's `db-max-rows`).
 //!
+//! `ats_weekly` the same way at `/rest/v1/ats_weekly` (`on_conflict=symbol,week_start`, every
+//! column in every object, shares as exact decimal strings); `init` checks both tables.
+//!
 //! Errors: PostgREST's body `{"code","details","hint","message"}` becomes one line with the
 //! status, the code and all four fields. 401/403/404/409/400 are final; 408, 429, 5xx, timeouts
 //! and connection errors are retried with exponential backoff, then reported with the number of
@@ -40,7 +43,7 @@ use std::time::Duration;
 use offexchange::store::{self, ApiKey, Discovery, Store, SupabaseSettings, SupabaseStore};
 use offexchange::Feature::{Null, Pending, Value};
 use serde_json::json;
-use store_support::postgrest::{pgrst_error, FakePostgrest, KEY, PREFER, TABLE_PATH};
+use store_support::postgrest::{pgrst_error, FakePostgrest, ATS_PATH, KEY, PREFER, TABLE_PATH};
 use store_support::{date, row, rows};
 use wiremock::matchers::{body_json, method, path};
 use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
@@ -455,6 +458,85 @@ async fn a_missing_table_says_how_to_create_it() {
 }
 
 #[tokio::test]
+async fn a_missing_ats_weekly_says_which_migration_creates_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(TABLE_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(ATS_PATH))
+        .respond_with(pgrst_error(
+            404,
+            "PGRST205",
+            "Could not find the table 'public.ats_weekly' in the schema cache",
+            None,
+            None,
+        ))
+        .mount(&server)
+        .await;
+    let e = store_at(&server, settings())
+        .init()
+        .await
+        .expect_err("no ats_weekly");
+    let text = e.to_string();
+    assert!(text.contains("checking ats_weekly"), "{text}");
+    assert!(text.contains("migrations/002_ats_weekly.sql"), "{text}");
+}
+
+/// `ats_weekly` on the wire: every column in each object, shares as exact decimal strings.
+#[tokio::test]
+async fn ats_weekly_upsert_sends_exact_decimal_strings() {
+    use offexchange::parse::ats::Carrier;
+    use offexchange::store::AtsWeeklyRow;
+    use offexchange::volume::Volume;
+
+    let server = MockServer::start().await;
+    let week = date(2024, 4, 1);
+    Mock::given(method("POST"))
+        .and(path(ATS_PATH))
+        .and(query_is(&[
+            ("on_conflict", "symbol,week_start"),
+            (
+                "columns",
+                "symbol,week_start,tier,ats_shares,otc_shares,last_update_date,\
+                 initial_published_date,source",
+            ),
+        ]))
+        .and(header_is("prefer", PREFER))
+        .and(body_json(json!([{
+            "symbol": "BRK/B",
+            "week_start": "2024-04-01",
+            "tier": "T1",
+            "ats_shares": "10439495945.685266",
+            "otc_shares": null,
+            "last_update_date": "2024-04-29",
+            "initial_published_date": "2024-04-22",
+            "source": "api"
+        }])))
+        .respond_with(ResponseTemplate::new(201))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let row = AtsWeeklyRow {
+        symbol: "BRK/B".into(),
+        week_start: week,
+        tier: "T1".into(),
+        ats_shares: Some(Volume::parse(b"10439495945.685266").unwrap()),
+        otc_shares: None,
+        last_update: Some(date(2024, 4, 29)),
+        initial_published: Some(date(2024, 4, 22)),
+        source: Carrier::Api,
+    };
+    let written = store_at(&server, settings())
+        .upsert_ats_weekly(week, &[row])
+        .await
+        .expect("upsert");
+    assert_eq!(written, 1);
+}
+
+#[tokio::test]
 async fn new_style_keys_go_in_apikey_only() {
     let server = MockServer::start().await;
     let key = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz";
@@ -462,7 +544,8 @@ async fn new_style_keys_go_in_apikey_only() {
         .and(header_is("apikey", key))
         .and(no_header("authorization"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .expect(1)
+        // `init` checks daily_features, then ats_weekly.
+        .expect(2)
         .mount(&server)
         .await;
     let env = |k: &str| match k {

@@ -468,6 +468,17 @@ impl FinraApi {
         });
     }
 
+    /// Rewrites every row through `revise` (FINRA revising published data: new shares, a later
+    /// `lastUpdateDate`). Partitions stay as they are.
+    pub fn revise_rows(&self, mut revise: impl FnMut(ApiRow) -> ApiRow) {
+        self.with_state(|s| {
+            s.rows = std::mem::take(&mut s.rows)
+                .into_iter()
+                .map(&mut revise)
+                .collect();
+        });
+    }
+
     /// Lists (week, tier) as published, rows or not.
     pub fn publish(&self, week: &str, tier: &str) {
         self.with_state(|s| {

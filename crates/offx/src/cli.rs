@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "FINRA off-exchange features (short volume share, short exempt share, ATS share) per symbol and trading day",
     long_about = None,
     after_help = "Every FINRA_* setting is read from the environment (and .env); a flag overrides it.\n\
-                  Exit codes: 0 ok, 2 usage, 3 configuration, 4 FINRA (network or data), 5 store, 1 other."
+                  Exit codes: 0 ok, 2 usage, 3 configuration, 4 FINRA (network or data), 5 store,\n\
+                  130 interrupted (Ctrl-C), 1 other."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -20,6 +21,7 @@ pub struct Cli {
 }
 
 #[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "FINRA settings and output (every command)")]
 pub struct Global {
     /// FINRA CDN root or a file:// mirror [env: FINRA_BASE_URL] [default: https://cdn.finra.org/equity]
     #[arg(long, global = true, value_name = "URL")]
@@ -72,7 +74,8 @@ pub enum Command {
     Enrich(EnrichArgs),
     /// Every NYSE session of a date range into the store; resumable, each file fetched once
     Backfill(BackfillArgs),
-    /// Fill `ats_share_of_total` of recent rows whose ATS week FINRA has published since
+    /// Fill `ats_share_of_total` of recent rows whose ATS week FINRA has published since, and
+    /// recompute the weeks of the last 8 that FINRA has revised
     CatchUp(CatchUpArgs),
     /// The raw-file cache (OFFX_CACHE_DIR)
     Cache {
@@ -126,7 +129,7 @@ pub struct CatchUpArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum DbAction {
-    /// Create daily_features (migrations/*.sql) if missing; safe to run again
+    /// Create daily_features and ats_weekly (migrations/*.sql) if missing; safe to run again
     Init {
         /// Store URL: postgres://..., sqlite:PATH, supabase:, https://<ref>.supabase.co
         /// [env: OFFX_STORE, DATABASE_URL, SUPABASE_DB_URL, SUPABASE_URL]

@@ -4,42 +4,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
-use std::io::Read;
-use std::path::Path;
 
-use common::{offx, sample_mirror, stderr, stdout};
-use offx_testkit::{ApiRow, FinraApi, FinraCdn};
-
-/// Every row of a weekly ZIP as a Query API row (firm breakdowns included: the API query's
-/// domain filter must keep them out, as the ZIP parser does).
-fn api_rows_from_zip(zip_path: &Path) -> Vec<ApiRow> {
-    let mut archive = zip::ZipArchive::new(fs::File::open(zip_path).unwrap()).unwrap();
-    let mut text = String::new();
-    archive
-        .by_index(0)
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split('|').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (week, tier, symbol, kind, shares, updated) = (
-        col("weekStartDate"),
-        col("tierIdentifier"),
-        col("issueSymbolIdentifier"),
-        col("summaryTypeCode"),
-        col("totalWeeklyShareQuantity"),
-        col("lastUpdateDate"),
-    );
-    lines
-        .map(|line| {
-            let f: Vec<&str> = line.split('|').collect();
-            ApiRow::new(f[week], f[tier], f[symbol], f[kind], f[shares])
-                .with("lastUpdateDate", &format!("\"{}\"", f[updated]))
-        })
-        .collect()
-}
+use common::{api_rows_from_zip, offx, sample_mirror, stderr, stdout};
+use offx_testkit::{FinraApi, FinraCdn};
 
 /// symbol -> ats_share_of_total cell, from `offx --format csv` output.
 fn ats_column(csv: &str) -> BTreeMap<String, String> {

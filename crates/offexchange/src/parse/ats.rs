@@ -43,6 +43,42 @@ impl SummaryType {
     }
 }
 
+/// Where a week's rows came from: FINRA's Query API or the mirror's weekly ZIP. Stored beside the
+/// shares (`ats_weekly.source`), so a value can be traced to what was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Carrier {
+    /// `POST {api}/data/group/otcMarket/name/weeklySummary`.
+    Api,
+    /// `ATS/ATS_W_Summary_YYYYMMDD.zip` under `FINRA_BASE_URL`.
+    Zip,
+}
+
+impl Carrier {
+    /// `api` or `zip`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Carrier::Api => "api",
+            Carrier::Zip => "zip",
+        }
+    }
+
+    /// The stored spelling back; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Carrier> {
+        match text {
+            "api" => Some(Carrier::Api),
+            "zip" => Some(Carrier::Zip),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Carrier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One weekly summary row, from either carrier.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AtsRecord {
@@ -155,6 +191,13 @@ impl AtsWeek {
             otc_rows,
             quality,
         })
+    }
+
+    /// FINRA's latest `lastUpdateDate` in the week: later than the one seen before when FINRA
+    /// revised the week (or published another tier of it) since. `None` when the carrier has no
+    /// such column.
+    pub fn last_update(&self) -> Option<NaiveDate> {
+        self.symbols.values().filter_map(|s| s.last_update).max()
     }
 }
 

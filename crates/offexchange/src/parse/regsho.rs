@@ -60,10 +60,9 @@ struct Columns {
 /// assert_eq!(file.rows[0].symbol, "BRK/B");
 /// ```
 pub fn parse(file: &str, expected_date: NaiveDate, bytes: &[u8]) -> Result<RegShoFile, ParseError> {
-    // Lines are split here rather than by the csv crate: FINRA's format has no quoting, and the
-    // csv reader's line numbers drift on CRLF input, while every finding must name its line.
-    let mut lines = bytes
-        .split(|&b| b == b'\n')
+    // Lines are split here (memchr) rather than by the csv crate: FINRA's format has no quoting,
+    // and the csv reader's line numbers drift on CRLF input, while every finding must name its line.
+    let mut lines = split_lines(bytes)
         .map(trim_cr)
         .zip(1u64..)
         .filter(|(line, _)| !line.iter().all(u8::is_ascii_whitespace));
@@ -93,7 +92,12 @@ pub fn parse(file: &str, expected_date: NaiveDate, bytes: &[u8]) -> Result<RegSh
             data_lines += 1;
         }
         fields.clear();
-        fields.extend(text.split(|&b| b == b'|'));
+        let mut start = 0;
+        for bar in memchr::memchr_iter(b'|', text) {
+            fields.push(&text[start..bar]);
+            start = bar + 1;
+        }
+        fields.push(&text[start..]);
         if fields.len() == 1 {
             if let Some(count) = record_count(fields[0]) {
                 pending_count = Some((count, line));
@@ -270,6 +274,17 @@ fn check_invariants(rows: &[ShortVolumeRow], quality: &mut FileQuality) {
             );
         }
     }
+}
+
+/// The lines of `bytes` split on `\n` (the last one possibly without it), found with memchr.
+fn split_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    ends.map(move |end| {
+        let line = &bytes[start..end];
+        start = end + 1;
+        line
+    })
 }
 
 fn record_count(field: &[u8]) -> Option<u64> {

@@ -265,6 +265,16 @@ type CachedWeek = (Instant, Arc<OnceCell<Arc<ApiWeek>>>);
 /// in progress and the next one are enough; a full week is a few MB.
 const WEEKS_KEPT: usize = 2;
 
+/// Before `week_start` goes into the memo: drops the oldest week if the memo is full without it.
+fn make_room(weeks: &mut HashMap<NaiveDate, CachedWeek>, week_start: NaiveDate) {
+    if !weeks.contains_key(&week_start) && weeks.len() >= WEEKS_KEPT {
+        let oldest = weeks.iter().min_by_key(|(_, (at, _))| *at).map(|(w, _)| *w);
+        if let Some(oldest) = oldest {
+            weeks.remove(&oldest);
+        }
+    }
+}
+
 impl FinraApi {
     /// `client` is based at the API root (`https://api.finra.org`).
     pub fn new(client: HttpClient) -> FinraApi {
@@ -282,12 +292,7 @@ impl FinraApi {
         let cell = {
             let mut weeks = self.weeks.lock().unwrap_or_else(|p| p.into_inner());
             weeks.retain(|_, (at, _)| at.elapsed() < PARTITIONS_TTL);
-            if !weeks.contains_key(&week_start) && weeks.len() >= WEEKS_KEPT {
-                let oldest = weeks.iter().min_by_key(|(_, (at, _))| *at).map(|(w, _)| *w);
-                if let Some(oldest) = oldest {
-                    weeks.remove(&oldest);
-                }
-            }
+            make_room(&mut weeks, week_start);
             let entry = weeks
                 .entry(week_start)
                 .or_insert_with(|| (Instant::now(), Arc::new(OnceCell::new())));
@@ -301,6 +306,29 @@ impl FinraApi {
     /// Reads the week's published tiers (concurrently), without the memo.
     pub async fn read_week(&self, week_start: NaiveDate) -> Result<Arc<ApiWeek>, SourceError> {
         let partitions = self.partitions().await?;
+        self.read_week_in(week_start, &partitions).await
+    }
+
+    /// Reads the week as FINRA has it now: the partitions list and the tiers asked for again,
+    /// whatever [`FinraApi::week`] and [`FinraApi::partitions`] hold, and both refreshed with the
+    /// answers. Catch-up uses it to see FINRA's revisions (a revised week keeps its partitions,
+    /// so only a new read shows the new `lastUpdateDate`).
+    pub async fn refresh_week(&self, week_start: NaiveDate) -> Result<Arc<ApiWeek>, SourceError> {
+        let partitions = Arc::new(self.fetch_partitions().await?);
+        *self.partitions.lock().await = Some((Instant::now(), Arc::clone(&partitions)));
+        let week = self.read_week_in(week_start, &partitions).await?;
+        let cell = OnceCell::new_with(Some(Arc::clone(&week)));
+        let mut weeks = self.weeks.lock().unwrap_or_else(|p| p.into_inner());
+        make_room(&mut weeks, week_start);
+        weeks.insert(week_start, (Instant::now(), Arc::new(cell)));
+        Ok(week)
+    }
+
+    async fn read_week_in(
+        &self,
+        week_start: NaiveDate,
+        partitions: &Partitions,
+    ) -> Result<Arc<ApiWeek>, SourceError> {
         let reads = TIERS.into_iter().map(|tier| {
             let listed = partitions.is_published(week_start, tier);
             async move {

@@ -7,14 +7,20 @@ use std::time::Instant;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 
-use super::{check_rows, merged, Discovery, Store, StoreError, StoredRow, UpsertSummary};
+use super::{
+    check_ats_rows, check_rows, merged, AtsWeeklyRow, Discovery, Store, StoreError, StoredRow,
+    UpsertSummary,
+};
 use crate::features::FeatureRow;
 
 type Rows = BTreeMap<(NaiveDate, String), StoredRow>;
+type AtsRows = BTreeMap<(NaiveDate, String), AtsWeeklyRow>;
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     rows: Mutex<Rows>,
+    /// `ats_weekly`, by (week_start, symbol).
+    ats_weekly: Mutex<AtsRows>,
 }
 
 impl MemoryStore {
@@ -24,6 +30,12 @@ impl MemoryStore {
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Rows>, StoreError> {
         self.rows
+            .lock()
+            .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))
+    }
+
+    fn lock_ats(&self) -> Result<std::sync::MutexGuard<'_, AtsRows>, StoreError> {
+        self.ats_weekly
             .lock()
             .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))
     }
@@ -103,6 +115,31 @@ impl Store for MemoryStore {
         Ok(rows
             .range((trade_date, String::new())..)
             .take_while(|((d, _), _)| *d == trade_date)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+
+    async fn upsert_ats_weekly(
+        &self,
+        week_start: NaiveDate,
+        rows: &[AtsWeeklyRow],
+    ) -> Result<usize, StoreError> {
+        check_ats_rows("memory:", week_start, rows)?;
+        let mut stored = self.lock_ats()?;
+        for row in rows {
+            stored.insert((week_start, row.symbol.clone()), row.clone());
+        }
+        Ok(rows.len())
+    }
+
+    async fn read_ats_weekly(
+        &self,
+        week_start: NaiveDate,
+    ) -> Result<Vec<AtsWeeklyRow>, StoreError> {
+        let stored = self.lock_ats()?;
+        Ok(stored
+            .range((week_start, String::new())..)
+            .take_while(|((w, _), _)| *w == week_start)
             .map(|(_, r)| r.clone())
             .collect())
     }

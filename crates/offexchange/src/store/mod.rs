@@ -4,6 +4,12 @@
 //! upserts touch only the three feature columns, commit a trading date all-or-nothing, and never
 //! let a [`Feature::Pending`] cell overwrite a stored value. Symbols are stored byte for byte.
 //!
+//! Beside it, `ats_weekly` keeps per `(symbol, week_start)` the ATS and non-ATS shares behind
+//! `ats_share_of_total` and FINRA's `lastUpdateDate` ([`AtsWeeklyRow`]), so a stored ratio can be
+//! explained and re-derived, and catch-up can tell when FINRA revised a week
+//! ([`crate::catch_up`]). Shares are exact decimals there (PostgreSQL `numeric`, SQLite text),
+//! never floats.
+//!
 //! # Store URLs ([`open`])
 //!
 //! | URL                                   | store                                                  |
@@ -34,12 +40,14 @@ mod postgres;
 mod sqlite;
 mod supabase;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use serde::Serialize;
 
+pub use crate::features::AtsWeeklyRow;
 use crate::features::{Feature, FeatureRow};
 
 pub use memory::MemoryStore;
@@ -103,7 +111,7 @@ pub trait Store: Send + Sync {
     /// A description safe to log (no passwords or keys).
     fn describe(&self) -> String;
 
-    /// Creates `daily_features` if it does not exist (idempotent).
+    /// Creates `daily_features` and `ats_weekly` if they do not exist (idempotent).
     async fn init(&self) -> Result<(), StoreError>;
 
     /// The stored symbols of `trade_date`, sorted.
@@ -134,6 +142,37 @@ pub trait Store: Send + Sync {
                 .is_empty()
             {
                 found.push(date);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Writes one week's `ats_weekly` rows, upserting by `(symbol, week_start)`: every column of
+    /// a row sent is replaced, rows not sent are left as they are. One transaction where the
+    /// store has them (over Supabase REST, one per batch). Refuses, writing nothing, a row of
+    /// another week or a symbol twice. Returns the rows written.
+    async fn upsert_ats_weekly(
+        &self,
+        week_start: NaiveDate,
+        rows: &[AtsWeeklyRow],
+    ) -> Result<usize, StoreError>;
+
+    /// The stored `ats_weekly` rows of `week_start`, sorted by symbol (byte order).
+    async fn read_ats_weekly(&self, week_start: NaiveDate)
+        -> Result<Vec<AtsWeeklyRow>, StoreError>;
+
+    /// For each of `weeks` that has `ats_weekly` rows: the latest stored `last_update_date`
+    /// (`None` when every row's is null). Weeks without rows are absent from the map. The default
+    /// reads each week whole; stores with a cheaper way override it.
+    async fn ats_weekly_last_update(
+        &self,
+        weeks: &[NaiveDate],
+    ) -> Result<BTreeMap<NaiveDate, Option<NaiveDate>>, StoreError> {
+        let mut found = BTreeMap::new();
+        for &week in weeks {
+            let rows = self.read_ats_weekly(week).await?;
+            if !rows.is_empty() {
+                found.insert(week, rows.iter().filter_map(|r| r.last_update).max());
             }
         }
         Ok(found)
@@ -259,6 +298,38 @@ pub(crate) fn check_rows(
                     ));
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses, before anything is written, `ats_weekly` rows that can only be a caller bug: a row of
+/// another week, a symbol twice.
+pub(crate) fn check_ats_rows(
+    store: &str,
+    week_start: NaiveDate,
+    rows: &[AtsWeeklyRow],
+) -> Result<(), StoreError> {
+    let mut seen = std::collections::HashSet::with_capacity(rows.len());
+    for r in rows {
+        if r.week_start != week_start {
+            return Err(StoreError::new(
+                store,
+                format!(
+                    "ats_weekly row {} is of the week of {}, not {week_start}; nothing written",
+                    r.symbol, r.week_start
+                ),
+            ));
+        }
+        if !seen.insert(r.symbol.as_str()) {
+            return Err(StoreError::new(
+                store,
+                format!(
+                    "ats_weekly symbol {} appears twice for the week of {week_start}; nothing \
+                     written",
+                    r.symbol
+                ),
+            ));
         }
     }
     Ok(())

@@ -1,19 +1,28 @@
 //! Embedded SQLite store (`sqlite:PATH`): persistence on a machine with nothing configured.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, TransactionBehavior};
 
-use super::{check_rows, Discovery, Store, StoreError, StoredRow, UpsertSummary};
+use super::{
+    check_ats_rows, check_rows, AtsWeeklyRow, Discovery, Store, StoreError, StoredRow,
+    UpsertSummary,
+};
 use crate::features::FeatureRow;
+use crate::parse::ats::Carrier;
+use crate::volume::Volume;
 
-/// SQLite's version of `migrations/001_daily_features.sql`. `symbol` compares bytewise (BINARY
-/// collation), so `CPK` and `CpK` are distinct keys.
+/// SQLite's version of `migrations/001_daily_features.sql` and `002_ats_weekly.sql`. `symbol`
+/// compares bytewise (BINARY collation), so `CPK` and `CpK` are distinct keys.
+///
+/// SQLite has no exact decimal type, so `ats_weekly`'s shares are TEXT holding the exact decimal
+/// (`431668.624869`, as [`Volume`] prints it): TEXT affinity keeps the string as bound, where a
+/// NUMERIC column would turn it into a float. Dates are `YYYY-MM-DD` text, so `MAX` is the latest.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS daily_features (
     symbol              TEXT NOT NULL,
@@ -24,6 +33,32 @@ CREATE TABLE IF NOT EXISTS daily_features (
     PRIMARY KEY (symbol, trade_date)
 );
 CREATE INDEX IF NOT EXISTS daily_features_trade_date ON daily_features (trade_date);
+
+CREATE TABLE IF NOT EXISTS ats_weekly (
+    symbol                 TEXT NOT NULL,
+    week_start             TEXT NOT NULL,
+    tier                   TEXT NOT NULL,
+    ats_shares             TEXT,
+    otc_shares             TEXT,
+    last_update_date       TEXT,
+    initial_published_date TEXT,
+    source                 TEXT NOT NULL CHECK (source IN ('api', 'zip')),
+    PRIMARY KEY (symbol, week_start)
+);
+CREATE INDEX IF NOT EXISTS ats_weekly_week_start ON ats_weekly (week_start);
+";
+
+const UPSERT_ATS_WEEKLY: &str = "
+INSERT INTO ats_weekly (symbol, week_start, tier, ats_shares, otc_shares, last_update_date,
+                        initial_published_date, source)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+ON CONFLICT (symbol, week_start) DO UPDATE SET
+    tier                   = excluded.tier,
+    ats_shares             = excluded.ats_shares,
+    otc_shares             = excluded.otc_shares,
+    last_update_date       = excluded.last_update_date,
+    initial_published_date = excluded.initial_published_date,
+    source                 = excluded.source
 ";
 
 /// A pending cell (flag true) keeps the stored value; any other cell replaces it.
@@ -126,7 +161,10 @@ impl Store for SqliteStore {
         let mut summary = self
             .with_conn(move |c| {
                 let date = trade_date.to_string();
-                let tx = c.transaction()?;
+                // IMMEDIATE takes the write lock up front: a deferred transaction that reads and
+                // then writes fails at once ("database is locked") when another process writes,
+                // without waiting for busy_timeout.
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let existing: HashSet<String> = {
                     let mut stmt =
                         tx.prepare("SELECT symbol FROM daily_features WHERE trade_date = ?1")?;
@@ -182,4 +220,113 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn upsert_ats_weekly(
+        &self,
+        week_start: NaiveDate,
+        rows: &[AtsWeeklyRow],
+    ) -> Result<usize, StoreError> {
+        check_ats_rows(&self.describe(), week_start, rows)?;
+        let rows = rows.to_vec();
+        self.with_conn(move |c| {
+            let week = week_start.to_string();
+            let text = |d: Option<NaiveDate>| d.map(|d| d.to_string());
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut stmt = tx.prepare(UPSERT_ATS_WEEKLY)?;
+                for r in &rows {
+                    stmt.execute(params![
+                        r.symbol,
+                        week,
+                        r.tier,
+                        r.ats_shares.map(|v| v.to_string()),
+                        r.otc_shares.map(|v| v.to_string()),
+                        text(r.last_update),
+                        text(r.initial_published),
+                        r.source.as_str(),
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(rows.len())
+        })
+        .await
+    }
+
+    async fn read_ats_weekly(
+        &self,
+        week_start: NaiveDate,
+    ) -> Result<Vec<AtsWeeklyRow>, StoreError> {
+        self.with_conn(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT symbol, tier, ats_shares, otc_shares, last_update_date,
+                        initial_published_date, source
+                 FROM ats_weekly WHERE week_start = ?1 ORDER BY symbol",
+            )?;
+            let rows = stmt.query_map([week_start.to_string()], |r| {
+                Ok(AtsWeeklyRow {
+                    symbol: r.get(0)?,
+                    week_start,
+                    tier: r.get(1)?,
+                    ats_shares: volume(r, 2)?,
+                    otc_shares: volume(r, 3)?,
+                    last_update: date(r, 4)?,
+                    initial_published: date(r, 5)?,
+                    source: {
+                        let text: String = r.get(6)?;
+                        Carrier::parse(&text).ok_or_else(|| bad_text(6, &text, "a source"))?
+                    },
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn ats_weekly_last_update(
+        &self,
+        weeks: &[NaiveDate],
+    ) -> Result<BTreeMap<NaiveDate, Option<NaiveDate>>, StoreError> {
+        let weeks = weeks.to_vec();
+        self.with_conn(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT COUNT(*), MAX(last_update_date) FROM ats_weekly WHERE week_start = ?1",
+            )?;
+            let mut found = BTreeMap::new();
+            for week in weeks {
+                let (count, latest) = stmt.query_row([week.to_string()], |r| {
+                    Ok((r.get::<_, i64>(0)?, date(r, 1)?))
+                })?;
+                if count > 0 {
+                    found.insert(week, latest);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+}
+
+/// An exact decimal stored as text (see [`SCHEMA`]).
+fn volume(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Option<Volume>> {
+    let text: Option<String> = row.get(column)?;
+    text.map(|t| Volume::parse(t.as_bytes()).map_err(|_| bad_text(column, &t, "a share volume")))
+        .transpose()
+}
+
+/// A `YYYY-MM-DD` date stored as text.
+fn date(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Option<NaiveDate>> {
+    let text: Option<String> = row.get(column)?;
+    text.map(|t| {
+        NaiveDate::parse_from_str(&t, "%Y-%m-%d").map_err(|_| bad_text(column, &t, "a date"))
+    })
+    .transpose()
+}
+
+fn bad_text(column: usize, text: &str, what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Text,
+        format!("{text:?} is not {what}").into(),
+    )
 }

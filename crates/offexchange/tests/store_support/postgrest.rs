@@ -16,10 +16,17 @@
 //!
 //! Rows also have a `note` column the store must never touch. `script` queues raw answers that
 //! are replayed (in order) before normal handling, to inject failures.
+//!
+//! `/rest/v1/ats_weekly` likewise (key `(symbol, week_start)`): GET filtered by
+//! `week_start=eq.<date>`, ordered by `symbol.asc` (linguistically, as above) or
+//! `last_update_date.desc.nullslast`; `numeric` shares answered as JSON numbers written from the
+//! exact decimal text (PostgreSQL's JSON output), accepted as decimal strings or numbers, checked
+//! (not negative, `source` in `api`/`zip`).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -28,7 +35,20 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 pub const KEY: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.dGVzdC1vbmx5LXNpZ25hdHVyZQ";
 
 pub const TABLE_PATH: &str = "/rest/v1/daily_features";
+pub const ATS_PATH: &str = "/rest/v1/ats_weekly";
 pub const PREFER: &str = "resolution=merge-duplicates,return=minimal";
+const ATS_COLUMNS: [&str; 8] = [
+    "symbol",
+    "week_start",
+    "tier",
+    "ats_shares",
+    "otc_shares",
+    "last_update_date",
+    "initial_published_date",
+    "source",
+];
+/// `ats_weekly`'s `numeric` columns.
+const NUMERIC: [&str; 2] = ["ats_shares", "otc_shares"];
 const FEATURES: [&str; 3] = [
     "short_vol_share",
     "short_exempt_share",
@@ -54,6 +74,8 @@ type Key = (String, String); // (trade_date, symbol)
 #[derive(Default)]
 struct State {
     rows: BTreeMap<Key, Map<String, Value>>,
+    /// `ats_weekly` by (week_start, symbol); `numeric` values kept as their decimal text.
+    ats: BTreeMap<Key, Map<String, Value>>,
     scripted: VecDeque<ResponseTemplate>,
     requests: usize,
 }
@@ -78,6 +100,10 @@ impl FakePostgrest {
         };
         Mock::given(path(TABLE_PATH))
             .respond_with(fake.clone())
+            .mount(&server)
+            .await;
+        Mock::given(path(ATS_PATH))
+            .respond_with(AtsWeekly(fake.clone()))
             .mount(&server)
             .await;
         (server, fake)
@@ -326,6 +352,22 @@ impl FakePostgrest {
 
 impl Respond for FakePostgrest {
     fn respond(&self, req: &Request) -> ResponseTemplate {
+        self.handle(req, false)
+    }
+}
+
+/// The same fake, answering for `/rest/v1/ats_weekly`.
+#[derive(Clone)]
+struct AtsWeekly(FakePostgrest);
+
+impl Respond for AtsWeekly {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        self.0.handle(req, true)
+    }
+}
+
+impl FakePostgrest {
+    fn handle(&self, req: &Request, ats_weekly: bool) -> ResponseTemplate {
         {
             let mut state = self.state();
             state.requests += 1;
@@ -338,10 +380,12 @@ impl Respond for FakePostgrest {
         if header("apikey") != Some(KEY) || header("authorization") != Some(bearer.as_str()) {
             return pgrst_error(401, "PGRST301", "JWT invalid", None, None);
         }
-        match req.method.as_str() {
-            "GET" => self.get(req),
-            "POST" => self.post(req),
-            other => pgrst_error(
+        match (req.method.as_str(), ats_weekly) {
+            ("GET", false) => self.get(req),
+            ("POST", false) => self.post(req),
+            ("GET", true) => self.ats_get(req),
+            ("POST", true) => self.ats_post(req),
+            (other, _) => pgrst_error(
                 405,
                 "PGRST117",
                 &format!("Unsupported HTTP method: {other}"),
@@ -349,5 +393,240 @@ impl Respond for FakePostgrest {
                 None,
             ),
         }
+    }
+
+    /// `GET ?select=<cols>&week_start=eq.<date>&order=symbol.asc|last_update_date.desc.nullslast
+    /// &limit=N[&offset=M]`. `numeric` columns come back as JSON numbers written from the exact
+    /// decimal text, as PostgreSQL's JSON output does.
+    fn ats_get(&self, req: &Request) -> ResponseTemplate {
+        let mut select: Option<Vec<String>> = None;
+        let mut week = None;
+        let mut order = None;
+        let mut limit = usize::MAX;
+        let mut offset = 0;
+        for (k, v) in req.url.query_pairs() {
+            match (k.as_ref(), v.as_ref()) {
+                ("select", cols) => select = Some(cols.split(',').map(String::from).collect()),
+                ("week_start", f) if f.starts_with("eq.") => week = Some(f[3..].to_string()),
+                ("order", o @ ("symbol.asc" | "last_update_date.desc.nullslast")) => {
+                    order = Some(o.to_string())
+                }
+                ("limit", n) => limit = n.parse().unwrap_or(usize::MAX),
+                ("offset", n) => offset = n.parse().unwrap_or(0),
+                (k, v) => {
+                    return pgrst_error(
+                        400,
+                        "PGRST100",
+                        &format!("fake PostgREST: unexpected query parameter {k}={v}"),
+                        None,
+                        None,
+                    )
+                }
+            }
+        }
+        let Some(select) = select else {
+            return pgrst_error(400, "PGRST100", "fake: select is required", None, None);
+        };
+        if let Some(bad) = select.iter().find(|c| !ATS_COLUMNS.contains(&c.as_str())) {
+            return pgrst_error(
+                400,
+                "42703",
+                &format!("column ats_weekly.{bad} does not exist"),
+                None,
+                None,
+            );
+        }
+        if limit == 0 {
+            return ResponseTemplate::new(200)
+                .insert_header("Content-Range", "*/*")
+                .set_body_json(json!([]));
+        }
+        let (Some(week), Some(order)) = (week, order) else {
+            return pgrst_error(
+                400,
+                "PGRST100",
+                "fake PostgREST: the store must filter by week_start and order",
+                None,
+                None,
+            );
+        };
+        let state = self.state();
+        let text = |r: &Map<String, Value>, c: &str| {
+            r.get(c)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let mut matching: Vec<&Map<String, Value>> = state
+            .ats
+            .iter()
+            .filter(|((w, _), _)| *w == week)
+            .map(|(_, r)| r)
+            .collect();
+        if order == "symbol.asc" {
+            // A linguistic collation's order, as for daily_features: not bytewise.
+            matching.sort_by_key(|r| (text(r, "symbol").to_lowercase(), text(r, "symbol")));
+        } else {
+            let nulls_last =
+                |r: &Map<String, Value>| r.get("last_update_date") == Some(&Value::Null);
+            matching.sort_by(|a, b| {
+                (nulls_last(a), text(b, "last_update_date"))
+                    .cmp(&(nulls_last(b), text(a, "last_update_date")))
+            });
+        }
+        let page: Vec<BTreeMap<String, Box<RawValue>>> = matching
+            .into_iter()
+            .skip(offset)
+            .take(limit.min(self.max_rows))
+            .map(|r| {
+                select
+                    .iter()
+                    .map(|c| {
+                        let v = r.get(c).cloned().unwrap_or(Value::Null);
+                        let raw = match (&v, NUMERIC.contains(&c.as_str())) {
+                            (Value::String(decimal), true) => {
+                                RawValue::from_string(decimal.clone())
+                            }
+                            _ => serde_json::value::to_raw_value(&v),
+                        };
+                        (c.clone(), raw.expect("valid JSON"))
+                    })
+                    .collect()
+            })
+            .collect();
+        let body = serde_json::to_string(&page).expect("a JSON array");
+        ResponseTemplate::new(200)
+            .insert_header("Content-Range", "*/*")
+            .set_body_raw(body, "application/json; charset=utf-8")
+    }
+
+    /// `POST ?on_conflict=symbol,week_start&columns=<cols>`, PostgreSQL's checks: `numeric`
+    /// columns take a decimal string or number (not negative), `source` is `api` or `zip`.
+    fn ats_post(&self, req: &Request) -> ResponseTemplate {
+        let header = |name: &str| {
+            req.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        if header("content-type") != "application/json" || header("prefer") != PREFER {
+            return pgrst_error(
+                400,
+                "PGRST102",
+                "fake PostgREST: expected Content-Type: application/json and the upsert Prefer",
+                None,
+                None,
+            );
+        }
+        let mut on_conflict = None;
+        let mut columns: Option<BTreeSet<String>> = None;
+        for (k, v) in req.url.query_pairs() {
+            match k.as_ref() {
+                "on_conflict" => on_conflict = Some(v.into_owned()),
+                "columns" => columns = Some(v.split(',').map(String::from).collect()),
+                other => {
+                    return pgrst_error(
+                        400,
+                        "PGRST100",
+                        &format!("fake PostgREST: unexpected query parameter {other}"),
+                        None,
+                        None,
+                    )
+                }
+            }
+        }
+        if on_conflict.as_deref() != Some("symbol,week_start") {
+            return pgrst_error(
+                409,
+                "23505",
+                "duplicate key value violates unique constraint \"ats_weekly_pkey\"",
+                None,
+                None,
+            );
+        }
+        let Some(columns) = columns else {
+            return pgrst_error(400, "PGRST100", "fake: columns is required", None, None);
+        };
+        let objects: Vec<Map<String, Value>> = match serde_json::from_slice(&req.body) {
+            Ok(o) => o,
+            Err(e) => {
+                return pgrst_error(400, "PGRST102", &format!("invalid json: {e}"), None, None)
+            }
+        };
+        let mut seen = BTreeSet::new();
+        let mut checked = Vec::with_capacity(objects.len());
+        for mut o in objects {
+            let keys: BTreeSet<String> = o.keys().cloned().collect();
+            if keys != columns {
+                return pgrst_error(400, "PGRST102", "All object keys must match", None, None);
+            }
+            let text = |o: &Map<String, Value>, k: &str| {
+                o.get(k).and_then(Value::as_str).map(String::from)
+            };
+            let (Some(week), Some(symbol)) = (text(&o, "week_start"), text(&o, "symbol")) else {
+                return pgrst_error(400, "23502", "null value in a key column", None, None);
+            };
+            if !seen.insert((week.clone(), symbol.clone())) {
+                return pgrst_error(
+                    400,
+                    "21000",
+                    "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                    None,
+                    None,
+                );
+            }
+            for c in NUMERIC {
+                let decimal = match o.get(c) {
+                    None | Some(Value::Null) => continue,
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    Some(other) => other.to_string(),
+                };
+                let digits = decimal.replacen('.', "", 1);
+                if decimal.starts_with('-') {
+                    return pgrst_error(
+                        400,
+                        "23514",
+                        &format!("new row for relation \"ats_weekly\" violates check constraint \"ats_weekly_{c}_check\""),
+                        None,
+                        None,
+                    );
+                }
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return pgrst_error(
+                        400,
+                        "22P02",
+                        &format!("invalid input syntax for type numeric: \"{decimal}\""),
+                        None,
+                        None,
+                    );
+                }
+                o.insert(c.to_string(), Value::String(decimal));
+            }
+            if !matches!(text(&o, "source").as_deref(), Some("api" | "zip")) {
+                return pgrst_error(
+                    400,
+                    "23514",
+                    "new row for relation \"ats_weekly\" violates check constraint \"ats_weekly_source_check\"",
+                    None,
+                    None,
+                );
+            }
+            checked.push(((week, symbol), o));
+        }
+        let mut state = self.state();
+        for (key, o) in checked {
+            let entry = state.ats.entry(key).or_insert_with(|| {
+                ATS_COLUMNS
+                    .iter()
+                    .map(|c| (c.to_string(), Value::Null))
+                    .collect()
+            });
+            for (k, v) in o {
+                entry.insert(k, v);
+            }
+        }
+        ResponseTemplate::new(201).insert_header("Content-Range", "*/*")
     }
 }

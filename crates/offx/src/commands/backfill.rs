@@ -9,7 +9,7 @@ use offexchange::backfill::{backfill, BackfillEvent, BackfillOptions, BackfillSu
 use offexchange::{Engine, Settings};
 
 use crate::cli::{BackfillArgs, SummaryFormat};
-use crate::commands::enrich::open_store;
+use crate::commands::open_store;
 use crate::exit::Interrupted;
 
 pub async fn run(settings: &Settings, args: BackfillArgs) -> Result<()> {

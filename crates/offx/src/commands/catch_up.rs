@@ -1,4 +1,5 @@
-//! `offx catch-up [--days 60]`: fill ats_share_of_total where FINRA has published the week since.
+//! `offx catch-up [--days 60]`: fill ats_share_of_total where FINRA has published the week since,
+//! and recompute recent weeks FINRA has revised (see [`offexchange::catch_up`]).
 
 use anyhow::{anyhow, Result};
 use comfy_table::{presets, Table};
@@ -6,7 +7,7 @@ use offexchange::catch_up::catch_up;
 use offexchange::{Engine, Settings};
 
 use crate::cli::{CatchUpArgs, Global, SummaryFormat};
-use crate::commands::enrich::open_store;
+use crate::commands::open_store;
 
 pub async fn run(settings: &Settings, global: &Global, args: CatchUpArgs) -> Result<()> {
     let store = open_store(args.store.as_deref())
@@ -51,10 +52,32 @@ pub async fn run(settings: &Settings, global: &Global, args: CatchUpArgs) -> Res
         "weeks checked".to_string(),
         summary.weeks_checked.to_string(),
     ]);
+    let revised = if summary.revised_weeks.is_empty() {
+        "0".to_string()
+    } else {
+        let weeks: Vec<String> = summary
+            .revised_weeks
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+        format!("{} ({})", summary.weeks_revised, weeks.join(", "))
+    };
+    table.add_row(["weeks revised by FINRA (recomputed)".to_string(), revised]);
+    table.add_row([
+        "weeks recorded in ats_weekly for the first time".to_string(),
+        summary.weeks_recorded.to_string(),
+    ]);
     table.add_row(["rows filled".to_string(), summary.rows_filled.to_string()]);
     table.add_row([
-        "rows rewritten (still null: not in the week's data)".to_string(),
-        (summary.rows_written - summary.rows_filled).to_string(),
+        "rows changed by a revision".to_string(),
+        summary.rows_revised.to_string(),
+    ]);
+    table.add_row([
+        "rows rewritten unchanged (a null: not in the week's data)".to_string(),
+        summary
+            .rows_written
+            .saturating_sub(summary.rows_filled + summary.rows_revised)
+            .to_string(),
     ]);
     let awaited_text = if awaited.is_empty() {
         "none".to_string()

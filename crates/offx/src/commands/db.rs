@@ -1,14 +1,14 @@
-//! `offx db init`: create `daily_features` where the features will be stored.
+//! `offx db init`: create `daily_features` and `ats_weekly` where the features will be stored.
 //!
-//! Opening a store already creates the table (every store's `init` is idempotent); this command
+//! Opening a store already creates the tables (every store's `init` is idempotent); this command
 //! makes that step explicit, for a deploy script or a first run against a shared database. On
 //! PostgreSQL it applies `migrations/*.sql` in order; on SQLite its embedded equivalent; over
-//! Supabase REST (which cannot run DDL) it checks the table is there and says how to create it if
-//! not: run this command with `SUPABASE_DB_URL` (the project's connection string) instead.
+//! Supabase REST (which cannot run DDL) it checks the tables are there and says how to create
+//! them if not: run this command with `SUPABASE_DB_URL` (the project's connection string) instead.
 
 use anyhow::{bail, Context, Result};
 
-use super::enrich::open_store;
+use super::open_store;
 use crate::cli::DbAction;
 
 pub async fn run(action: DbAction) -> Result<()> {
@@ -26,6 +26,9 @@ async fn init(explicit: Option<&str>) -> Result<()> {
         .init()
         .await
         .with_context(|| format!("initialising {}", store.describe()))?;
-    tracing::info!("daily_features is ready in {}", store.describe());
+    tracing::info!(
+        "daily_features and ats_weekly are ready in {}",
+        store.describe()
+    );
     Ok(())
 }

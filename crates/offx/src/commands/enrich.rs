@@ -1,10 +1,7 @@
 //! `offx enrich --date D`: one session, printed and stored.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result};
 use offexchange::session::SessionOutcome;
-use offexchange::store::{self, Store};
 use offexchange::{Engine, Settings};
 
 use crate::cli::{EnrichArgs, Global};
@@ -14,7 +11,7 @@ pub async fn run(settings: &Settings, global: &Global, args: EnrichArgs) -> Resu
     let store = if args.no_store {
         None
     } else {
-        open_store(args.store.as_deref()).await?
+        super::open_store(args.store.as_deref()).await?
     };
     // A daily run always fetches afresh (FINRA re-posts corrected files) and refreshes the cache.
     let engine = Engine::new(settings.clone())?.with_cache(super::raw_cache()?, false);
@@ -33,12 +30,16 @@ pub async fn run(settings: &Settings, global: &Global, args: EnrichArgs) -> Resu
         } => {
             output::log_report(&report, global.verbose > 0);
             if let (Some(summary), Some(store)) = (&stored, &store) {
+                // PostgREST (return=minimal) cannot tell inserts from updates: say so, not "0 / 0".
+                let split = if summary.inserted + summary.updated == summary.rows {
+                    format!("{} inserted, {} updated", summary.inserted, summary.updated)
+                } else {
+                    "the store does not report inserts and updates apart".to_string()
+                };
                 tracing::info!(
-                    "stored {} rows in {} ({} inserted, {} updated) in {:.0} ms",
+                    "stored {} rows in {} ({split}) in {:.0} ms",
                     summary.rows,
                     store.describe(),
-                    summary.inserted,
-                    summary.updated,
                     summary.elapsed.as_secs_f64() * 1e3
                 );
             }
@@ -46,25 +47,4 @@ pub async fn run(settings: &Settings, global: &Global, args: EnrichArgs) -> Resu
         }
     }
     Ok(())
-}
-
-/// The CLI's store rule: `--store`, else `OFFX_STORE`, else SQLite in the user data directory.
-pub async fn open_store(explicit: Option<&str>) -> Result<Option<Box<dyn Store>>> {
-    let fallback = default_sqlite_path().map(|p| format!("sqlite:{}", p.display()));
-    let choice = store::choose(explicit, |k| std::env::var(k).ok(), fallback);
-    match choice.url {
-        Some(url) => {
-            let opened = store::open(&url).await?;
-            tracing::debug!("store {} (from {})", opened.describe(), choice.origin);
-            Ok(Some(opened))
-        }
-        None => {
-            tracing::warn!("no store configured: computing in memory only");
-            Ok(None)
-        }
-    }
-}
-
-fn default_sqlite_path() -> Option<PathBuf> {
-    dirs::data_dir().map(|d| d.join("offexchange").join("offexchange.sqlite"))
 }

@@ -8,9 +8,12 @@ mod enrich;
 
 use std::collections::HashMap;
 
-use anyhow::Result;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
 use offexchange::config::{self, ConfigError, Settings};
 use offexchange::source::cache::RawCache;
+use offexchange::store::{self, Store};
 
 use crate::cli::{Cli, Command, Global};
 
@@ -56,4 +59,27 @@ pub fn settings(global: &Global) -> Result<Settings, ConfigError> {
         }
         e
     })
+}
+
+/// The CLI's store rule: `--store`, else `OFFX_STORE`, else SQLite in the user data directory.
+pub async fn open_store(explicit: Option<&str>) -> Result<Option<Box<dyn Store>>> {
+    let fallback = default_sqlite_path().map(|p| format!("sqlite:{}", p.display()));
+    let choice = store::choose(explicit, |k| std::env::var(k).ok(), fallback);
+    match choice.url {
+        Some(url) => {
+            let opened = store::open(&url)
+                .await
+                .with_context(|| format!("opening the store named by {}", choice.origin))?;
+            tracing::info!("store {} (from {})", opened.describe(), choice.origin);
+            Ok(Some(opened))
+        }
+        None => {
+            tracing::warn!("no store configured: computing in memory only");
+            Ok(None)
+        }
+    }
+}
+
+fn default_sqlite_path() -> Option<PathBuf> {
+    dirs::data_dir().map(|d| d.join("offexchange").join("offexchange.sqlite"))
 }

@@ -71,3 +71,92 @@ pub fn sample_mirror(dir: &Path) -> PathBuf {
 pub fn file_url(path: &Path) -> String {
     format!("file://{}", path.display())
 }
+
+/// A row of `ats_weekly`: (symbol, week_start, tier, ats_shares, otc_shares, last_update_date,
+/// initial_published_date, source), every value as SQLite holds it (text).
+pub type WeeklyRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+pub fn stored_ats_weekly(db: &Path) -> Vec<WeeklyRow> {
+    let conn = Connection::open(db).expect("open sqlite");
+    let mut stmt = conn
+        .prepare(
+            "SELECT symbol, week_start, tier, ats_shares, otc_shares, last_update_date,
+                    initial_published_date, source
+             FROM ats_weekly ORDER BY week_start, symbol",
+        )
+        .expect("ats_weekly exists");
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })
+        .expect("query");
+    rows.collect::<Result<_, _>>().expect("rows")
+}
+
+/// The text of a weekly ZIP's one member, and the member's name.
+pub fn zip_member(zip_path: &Path) -> (String, String) {
+    use std::io::Read;
+    let file = std::fs::File::open(zip_path).expect("the weekly ZIP");
+    let mut archive = zip::ZipArchive::new(file).expect("a ZIP");
+    let mut member = archive.by_index(0).expect("one member");
+    let mut text = String::new();
+    member.read_to_string(&mut text).expect("text");
+    (member.name().to_string(), text)
+}
+
+/// Writes `text` as the one member `name` of a ZIP at `zip_path`.
+pub fn write_zip(zip_path: &Path, name: &str, text: &str) {
+    use std::io::Write;
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut writer = zip::ZipWriter::new(&mut out);
+        writer
+            .start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("a member");
+        writer.write_all(text.as_bytes()).expect("written");
+        writer.finish().expect("finished");
+    }
+    std::fs::write(zip_path, out.into_inner()).expect("the ZIP written");
+}
+
+/// Every row of a weekly ZIP as a Query API row (firm breakdowns included: the API query's
+/// domain filter must keep them out, as the ZIP parser does).
+pub fn api_rows_from_zip(zip_path: &Path) -> Vec<offx_testkit::ApiRow> {
+    let (_, text) = zip_member(zip_path);
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split('|').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let (week, tier, symbol, kind, shares, updated) = (
+        col("weekStartDate"),
+        col("tierIdentifier"),
+        col("issueSymbolIdentifier"),
+        col("summaryTypeCode"),
+        col("totalWeeklyShareQuantity"),
+        col("lastUpdateDate"),
+    );
+    lines
+        .map(|line| {
+            let f: Vec<&str> = line.split('|').collect();
+            offx_testkit::ApiRow::new(f[week], f[tier], f[symbol], f[kind], f[shares])
+                .with("lastUpdateDate", &format!("\"{}\"", f[updated]))
+        })
+        .collect()
+}

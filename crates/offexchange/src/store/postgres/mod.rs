@@ -16,6 +16,7 @@
 
 mod connect;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -28,18 +29,63 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 
 use self::connect::Target;
-use super::{check_rows, redact_url, Discovery, Store, StoreError, StoredRow, UpsertSummary};
+use super::{
+    check_ats_rows, check_rows, redact_url, AtsWeeklyRow, Discovery, Store, StoreError, StoredRow,
+    UpsertSummary,
+};
 use crate::features::FeatureRow;
+use crate::parse::ats::Carrier;
+use crate::volume::Volume;
 
-/// The schema, in order. Each file is idempotent; `init` runs them all every time.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "001_daily_features",
-    include_str!("../../../../../migrations/001_daily_features.sql"),
-)];
+/// The schema, in order. Each file is idempotent; `init` runs them all every time. (The paths
+/// climb out of the crate to the workspace's `migrations/`, the one copy `psql` users apply too.)
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "001_daily_features",
+        include_str!("../../../../../migrations/001_daily_features.sql"),
+    ),
+    (
+        "002_ats_weekly",
+        include_str!("../../../../../migrations/002_ats_weekly.sql"),
+    ),
+];
 
 /// First key of offx's advisory locks (`pg_advisory_xact_lock(int, int)`): "offx" in ASCII. The
-/// second key is 0 for `init` and the trade date's day number for an upsert.
+/// second key is 0 for `init`, the trade date's day number for an upsert, and minus the Monday's
+/// day number for an `ats_weekly` upsert.
 const LOCK_SPACE: i32 = 0x6f66_6678;
+
+/// One week's `ats_weekly` rows in one statement: the columns as arrays (`unnest` turns them
+/// back into rows), shares as text cast to `numeric` so no float is ever involved. Unchanged rows
+/// are not rewritten.
+const UPSERT_ATS_WEEKLY: &str = "
+INSERT INTO ats_weekly AS a
+    (symbol, week_start, tier, ats_shares, otc_shares, last_update_date, initial_published_date,
+     source)
+SELECT s.symbol, $1, s.tier, s.ats_shares::numeric, s.otc_shares::numeric, s.last_update_date,
+       s.initial_published_date, s.source
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::date[], $8::text[])
+     AS s(symbol, tier, ats_shares, otc_shares, last_update_date, initial_published_date, source)
+ON CONFLICT (symbol, week_start) DO UPDATE SET
+    tier                   = EXCLUDED.tier,
+    ats_shares             = EXCLUDED.ats_shares,
+    otc_shares             = EXCLUDED.otc_shares,
+    last_update_date       = EXCLUDED.last_update_date,
+    initial_published_date = EXCLUDED.initial_published_date,
+    source                 = EXCLUDED.source
+WHERE (a.tier, a.ats_shares, a.otc_shares, a.last_update_date, a.initial_published_date, a.source)
+      IS DISTINCT FROM
+      (EXCLUDED.tier, EXCLUDED.ats_shares, EXCLUDED.otc_shares, EXCLUDED.last_update_date,
+       EXCLUDED.initial_published_date, EXCLUDED.source)";
+
+const READ_ATS_WEEKLY: &str = "
+SELECT symbol, tier, ats_shares::text, otc_shares::text, last_update_date, initial_published_date,
+       source
+FROM ats_weekly WHERE week_start = $1 ORDER BY symbol COLLATE \"C\"";
+
+const ATS_WEEKLY_LAST_UPDATE: &str = "
+SELECT week_start, max(last_update_date) FROM ats_weekly
+WHERE week_start = ANY($1) GROUP BY week_start";
 
 const STAGING: &str = "
 CREATE TEMPORARY TABLE offx_staging (
@@ -170,6 +216,45 @@ impl PostgresStore {
         }
         StoreError::new(&self.described, format!("{doing}: {}", explain(e)))
     }
+}
+
+/// Why a stored row could not be read: the driver's error, or a value offx cannot use.
+enum RowError {
+    Sql(tokio_postgres::Error),
+    Value(String),
+}
+
+impl From<tokio_postgres::Error> for RowError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        RowError::Sql(e)
+    }
+}
+
+/// One row of [`READ_ATS_WEEKLY`].
+fn ats_weekly_row(
+    r: &tokio_postgres::Row,
+    week_start: NaiveDate,
+) -> Result<AtsWeeklyRow, RowError> {
+    let volume = |i: usize| -> Result<Option<Volume>, RowError> {
+        let text: Option<String> = r.try_get(i)?;
+        text.map(|t| {
+            Volume::parse(t.as_bytes())
+                .map_err(|e| RowError::Value(format!("a share volume {t:?} is {e}")))
+        })
+        .transpose()
+    };
+    let source: String = r.try_get(6)?;
+    Ok(AtsWeeklyRow {
+        symbol: r.try_get(0)?,
+        week_start,
+        tier: r.try_get(1)?,
+        ats_shares: volume(2)?,
+        otc_shares: volume(3)?,
+        last_update: r.try_get(4)?,
+        initial_published: r.try_get(5)?,
+        source: Carrier::parse(&source)
+            .ok_or_else(|| RowError::Value(format!("source {source:?} is not api or zip")))?,
+    })
 }
 
 /// A PostgreSQL error in one line: severity, SQLSTATE, message, detail, hint; or what happened to
@@ -353,5 +438,102 @@ impl Store for PostgresStore {
         rows.iter()
             .map(|r| stored(r).map_err(|e| self.error(&doing, &e)))
             .collect()
+    }
+
+    async fn upsert_ats_weekly(
+        &self,
+        week_start: NaiveDate,
+        rows: &[AtsWeeklyRow],
+    ) -> Result<usize, StoreError> {
+        check_ats_rows(&self.described, week_start, rows)?;
+        // Byte order, so two writers of one week lock its rows in the same order.
+        let mut sorted: Vec<&AtsWeeklyRow> = rows.iter().collect();
+        sorted.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        let column = |f: fn(&AtsWeeklyRow) -> Option<String>| -> Vec<Option<String>> {
+            sorted.iter().map(|r| f(r)).collect()
+        };
+        let symbols = column(|r| Some(r.symbol.clone()));
+        let tiers = column(|r| Some(r.tier.clone()));
+        let ats = column(|r| r.ats_shares.map(|v| v.to_string()));
+        let otc = column(|r| r.otc_shares.map(|v| v.to_string()));
+        let sources = column(|r| Some(r.source.as_str().to_string()));
+        let updated: Vec<Option<NaiveDate>> = sorted.iter().map(|r| r.last_update).collect();
+        let published: Vec<Option<NaiveDate>> =
+            sorted.iter().map(|r| r.initial_published).collect();
+
+        let mut client = self.client().await?;
+        let fail = |doing: &str, e: tokio_postgres::Error| {
+            self.error(
+                &format!(
+                    "ats_weekly upsert of the week of {week_start} rolled back, nothing written \
+                     ({doing})"
+                ),
+                &e,
+            )
+        };
+        let tx = client.transaction().await.map_err(|e| fail("begin", e))?;
+        let key = -week_start.num_days_from_ce();
+        tx.query_typed(
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            &[(&LOCK_SPACE, Type::INT4), (&key, Type::INT4)],
+        )
+        .await
+        .map_err(|e| fail("lock", e))?;
+        tx.query_typed(
+            UPSERT_ATS_WEEKLY,
+            &[
+                (&week_start, Type::DATE),
+                (&symbols, Type::TEXT_ARRAY),
+                (&tiers, Type::TEXT_ARRAY),
+                (&ats, Type::TEXT_ARRAY),
+                (&otc, Type::TEXT_ARRAY),
+                (&updated, Type::DATE_ARRAY),
+                (&published, Type::DATE_ARRAY),
+                (&sources, Type::TEXT_ARRAY),
+            ],
+        )
+        .await
+        .map_err(|e| fail("merge", e))?;
+        tx.commit().await.map_err(|e| fail("commit", e))?;
+        Ok(rows.len())
+    }
+
+    async fn read_ats_weekly(
+        &self,
+        week_start: NaiveDate,
+    ) -> Result<Vec<AtsWeeklyRow>, StoreError> {
+        let doing = format!("reading ats_weekly of the week of {week_start}");
+        let rows = self
+            .client()
+            .await?
+            .query_typed(READ_ATS_WEEKLY, &[(&week_start, Type::DATE)])
+            .await
+            .map_err(|e| self.error(&doing, &e))?;
+        rows.iter()
+            .map(|r| {
+                ats_weekly_row(r, week_start).map_err(|e| match e {
+                    RowError::Sql(e) => self.error(&doing, &e),
+                    RowError::Value(m) => StoreError::new(&self.described, format!("{doing}: {m}")),
+                })
+            })
+            .collect()
+    }
+
+    async fn ats_weekly_last_update(
+        &self,
+        weeks: &[NaiveDate],
+    ) -> Result<BTreeMap<NaiveDate, Option<NaiveDate>>, StoreError> {
+        let doing = "reading ats_weekly's last update dates";
+        let weeks = weeks.to_vec();
+        let rows = self
+            .client()
+            .await?
+            .query_typed(ATS_WEEKLY_LAST_UPDATE, &[(&weeks, Type::DATE_ARRAY)])
+            .await
+            .map_err(|e| self.error(doing, &e))?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, tokio_postgres::Error>>()
+            .map_err(|e| self.error(doing, &e))
     }
 }

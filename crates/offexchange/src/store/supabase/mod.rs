@@ -10,6 +10,11 @@
 //!   must keep the stored value, so it is not sent at all; and since PostgREST wants the same keys
 //!   in every object of a bulk insert, rows are grouped by which cells are pending and each group
 //!   is sent with only its other columns. A row inserted without a column gets NULL there.
+//! - `ats_weekly` the same way at `/rest/v1/ats_weekly`: upserts POST every column
+//!   (`?on_conflict=symbol,week_start`), shares as JSON strings holding the exact decimal; reads
+//!   page through `?week_start=eq.W&order=symbol.asc`; the latest `last_update_date` of a week is
+//!   one `GET ?select=last_update_date&week_start=eq.W&order=last_update_date.desc.nullslast
+//!   &limit=1`. `init` checks that both tables are there (REST cannot create them).
 //!
 //! # What "all or nothing" means here
 //!
@@ -40,14 +45,72 @@ pub(super) use self::credentials::choice;
 pub use self::credentials::{ApiKey, SupabaseCredentials, KEY_VARS, URL_VARS};
 pub use self::rest::PostgrestError;
 use self::rest::{Failure, Rest};
-use super::{check_rows, redact_url, Discovery, Store, StoreError, StoredRow, UpsertSummary};
+use super::{
+    check_ats_rows, check_rows, redact_url, AtsWeeklyRow, Discovery, Store, StoreError, StoredRow,
+    UpsertSummary,
+};
 use crate::features::{Feature, FeatureRow};
+use crate::parse::ats::Carrier;
+use crate::volume::Volume;
 
 const FEATURES: [&str; 3] = [
     "short_vol_share",
     "short_exempt_share",
     "ats_share_of_total",
 ];
+
+/// The `ats_weekly` table, under the project URL.
+const ATS_WEEKLY_PATH: &str = "/rest/v1/ats_weekly";
+/// Every column of `ats_weekly`: each upsert sends them all.
+const ATS_WEEKLY_COLUMNS: &str = "symbol,week_start,tier,ats_shares,otc_shares,last_update_date,\
+                                  initial_published_date,source";
+
+/// One `ats_weekly` row on the wire. Shares go as JSON strings holding the exact decimal
+/// (`"431668.624869"`): PostgreSQL reads them into `numeric` exactly, where a JSON number might
+/// pass through a float on the way.
+#[derive(Serialize)]
+struct AtsWire<'a> {
+    symbol: &'a str,
+    week_start: NaiveDate,
+    tier: &'a str,
+    ats_shares: Option<String>,
+    otc_shares: Option<String>,
+    last_update_date: Option<NaiveDate>,
+    initial_published_date: Option<NaiveDate>,
+    source: &'static str,
+}
+
+/// One `ats_weekly` row as PostgREST returns it: `numeric` comes back as a JSON number (kept as
+/// its raw text here, never a float) or, from some servers, a string.
+#[derive(Deserialize)]
+struct AtsStored {
+    symbol: String,
+    tier: String,
+    ats_shares: Option<Box<serde_json::value::RawValue>>,
+    otc_shares: Option<Box<serde_json::value::RawValue>>,
+    last_update_date: Option<NaiveDate>,
+    initial_published_date: Option<NaiveDate>,
+    source: String,
+}
+
+#[derive(Deserialize)]
+struct LastUpdate {
+    last_update_date: Option<NaiveDate>,
+}
+
+/// An exact decimal from a JSON number or string.
+fn raw_volume(raw: Option<&serde_json::value::RawValue>) -> Result<Option<Volume>, String> {
+    let Some(raw) = raw else { return Ok(None) };
+    let text = raw.get();
+    let text = match serde_json::from_str::<Option<String>>(text) {
+        Ok(Some(s)) => s,
+        Ok(None) => return Ok(None),
+        Err(_) => text.to_string(),
+    };
+    Volume::parse(text.as_bytes())
+        .map(Some)
+        .map_err(|e| format!("a share volume {text:?} is {e}"))
+}
 
 /// Request sizes, timeouts and retries. `batch_size` and `timeout`/`retries` can also be given
 /// in the store URL: `supabase:?batch_size=500&timeout=60&retries=5`.
@@ -122,7 +185,10 @@ impl SupabaseSettings {
 /// `daily_features` behind a Supabase project's REST API.
 pub struct SupabaseStore {
     project: String,
+    /// `/rest/v1/daily_features`.
     rest: Rest,
+    /// `/rest/v1/ats_weekly`, the same client.
+    ats_rest: Rest,
     settings: SupabaseSettings,
 }
 
@@ -153,12 +219,16 @@ impl SupabaseStore {
         }
         let base = table.path().trim_end_matches('/').to_string();
         let base = base.strip_suffix("/rest/v1").unwrap_or(&base).to_string();
-        table.set_path(&format!("{base}/rest/v1/daily_features"));
         table.set_query(None);
+        let mut ats_table = table.clone();
+        table.set_path(&format!("{base}/rest/v1/daily_features"));
+        ats_table.set_path(&format!("{base}{ATS_WEEKLY_PATH}"));
         let rest = Rest::new(table, key, &settings).map_err(|m| fail(m.to_string()))?;
+        let ats_rest = rest.with_table(ats_table);
         Ok(SupabaseStore {
             project,
             rest,
+            ats_rest,
             settings,
         })
     }
@@ -222,6 +292,7 @@ impl SupabaseStore {
     /// (empty: the end; not empty: the server's cap, which becomes the page size).
     async fn fetch_all<T: serde::de::DeserializeOwned>(
         &self,
+        rest: &Rest,
         doing: &str,
         filters: &[(&str, String)],
     ) -> Result<Vec<T>, StoreError> {
@@ -233,11 +304,7 @@ impl SupabaseStore {
             query.push(("order", "symbol.asc".into()));
             query.push(("limit", limit.to_string()));
             query.push(("offset", all.len().to_string()));
-            let page: Vec<T> = self
-                .rest
-                .get(&query)
-                .await
-                .map_err(|f| self.error(doing, &f))?;
+            let page: Vec<T> = rest.get(&query).await.map_err(|f| self.error(doing, &f))?;
             let n = page.len();
             all.extend(page);
             if n == 0 || (n < limit && full_seen) {
@@ -254,6 +321,24 @@ impl SupabaseStore {
 /// What to do about a failure, when the status or code says.
 fn advice(failure: &Failure) -> Option<&'static str> {
     let status = failure.status.map(|s| s.as_u16());
+    if failure.target.contains(ATS_WEEKLY_PATH) {
+        return match (status, failure.code()) {
+            (_, Some("PGRST205" | "42P01" | "42703" | "PGRST204")) | (Some(404), _) => Some(
+                "create or update the table: apply migrations/002_ats_weekly.sql (offx db init \
+                 --store \"$SUPABASE_DB_URL\", or paste it into the SQL editor), then reload the \
+                 schema cache",
+            ),
+            (_, Some("42P10")) => {
+                Some("ats_weekly needs a primary key or unique constraint on (symbol, week_start)")
+            }
+            (_, Some("42501")) | (Some(403), _) => Some(
+                "the key's role may not write ats_weekly (row-level security?); use \
+                 SUPABASE_SERVICE_ROLE_KEY for writes",
+            ),
+            (Some(401), _) => Some("the API key was refused: check the project URL and key"),
+            _ => None,
+        };
+    }
     match (status, failure.code()) {
         (_, Some("PGRST205" | "42P01")) | (Some(404), _) => Some(
             "create the table: apply migrations/001_daily_features.sql (offx db init --store \
@@ -356,8 +441,16 @@ impl Store for SupabaseStore {
         self.rest
             .get::<serde_json::Value>(&query)
             .await
+            .map_err(|f| self.error("checking daily_features", &f))?;
+        let query = [
+            ("select", ATS_WEEKLY_COLUMNS.to_string()),
+            ("limit", "0".to_string()),
+        ];
+        self.ats_rest
+            .get::<serde_json::Value>(&query)
+            .await
             .map(drop)
-            .map_err(|f| self.error("checking daily_features", &f))
+            .map_err(|f| self.error("checking ats_weekly", &f))
     }
 
     async fn discover_symbols(
@@ -373,7 +466,7 @@ impl Store for SupabaseStore {
             filters.push(("or", MISSING_FILTER.into()));
         }
         let doing = format!("discovering symbols of {trade_date}");
-        let rows: Vec<SymbolOnly> = self.fetch_all(&doing, &filters).await?;
+        let rows: Vec<SymbolOnly> = self.fetch_all(&self.rest, &doing, &filters).await?;
         let mut symbols: Vec<String> = rows.into_iter().map(|r| r.symbol).collect();
         symbols.sort();
         Ok(symbols)
@@ -445,7 +538,7 @@ impl Store for SupabaseStore {
             ("trade_date", format!("eq.{trade_date}")),
         ];
         let rows: Vec<Stored> = self
-            .fetch_all(&format!("reading {trade_date}"), &filters)
+            .fetch_all(&self.rest, &format!("reading {trade_date}"), &filters)
             .await?;
         let mut rows: Vec<StoredRow> = rows
             .into_iter()
@@ -459,6 +552,105 @@ impl Store for SupabaseStore {
             .collect();
         rows.sort_by(|a, b| a.symbol.cmp(&b.symbol));
         Ok(rows)
+    }
+
+    /// One POST per `batch_size` rows, each one transaction on the server; like `upsert`, a
+    /// failure after some batches leaves those written (re-running is safe).
+    async fn upsert_ats_weekly(
+        &self,
+        week_start: NaiveDate,
+        rows: &[AtsWeeklyRow],
+    ) -> Result<usize, StoreError> {
+        check_ats_rows(&self.project, week_start, rows)?;
+        let batches: Vec<&[AtsWeeklyRow]> = rows.chunks(self.settings.batch_size.max(1)).collect();
+        let total = batches.len();
+        let mut sent = 0;
+        for (i, batch) in batches.into_iter().enumerate() {
+            let wire: Vec<AtsWire<'_>> = batch
+                .iter()
+                .map(|r| AtsWire {
+                    symbol: &r.symbol,
+                    week_start,
+                    tier: &r.tier,
+                    ats_shares: r.ats_shares.map(|v| v.to_string()),
+                    otc_shares: r.otc_shares.map(|v| v.to_string()),
+                    last_update_date: r.last_update,
+                    initial_published_date: r.initial_published,
+                    source: r.source.as_str(),
+                })
+                .collect();
+            let body = serde_json::to_vec(&wire).map_err(|e| {
+                StoreError::new(&self.project, format!("cannot encode rows as JSON: {e}"))
+            })?;
+            let query = [
+                ("on_conflict", "symbol,week_start".to_string()),
+                ("columns", ATS_WEEKLY_COLUMNS.to_string()),
+            ];
+            if let Err(failure) = self.ats_rest.upsert(&query, Bytes::from(body)).await {
+                let doing = format!(
+                    "ats_weekly upsert of the week of {week_start} stopped at batch {} of \
+                     {total}; {i} batch(es), {sent} row(s) were committed and stay",
+                    i + 1
+                );
+                return Err(self.error(&doing, &failure));
+            }
+            sent += batch.len();
+        }
+        Ok(sent)
+    }
+
+    async fn read_ats_weekly(
+        &self,
+        week_start: NaiveDate,
+    ) -> Result<Vec<AtsWeeklyRow>, StoreError> {
+        let doing = format!("reading ats_weekly of the week of {week_start}");
+        let filters = [
+            ("select", ATS_WEEKLY_COLUMNS.to_string()),
+            ("week_start", format!("eq.{week_start}")),
+        ];
+        let stored: Vec<AtsStored> = self.fetch_all(&self.ats_rest, &doing, &filters).await?;
+        let bad = |m: String| StoreError::new(&self.project, format!("{doing}: {m}"));
+        let mut rows = stored
+            .into_iter()
+            .map(|r| {
+                Ok(AtsWeeklyRow {
+                    ats_shares: raw_volume(r.ats_shares.as_deref()).map_err(bad)?,
+                    otc_shares: raw_volume(r.otc_shares.as_deref()).map_err(bad)?,
+                    source: Carrier::parse(&r.source)
+                        .ok_or_else(|| bad(format!("source {:?} is not api or zip", r.source)))?,
+                    symbol: r.symbol,
+                    week_start,
+                    tier: r.tier,
+                    last_update: r.last_update_date,
+                    initial_published: r.initial_published_date,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        rows.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        Ok(rows)
+    }
+
+    /// One small GET per week: its row with the latest `last_update_date` (nulls last), if any.
+    async fn ats_weekly_last_update(
+        &self,
+        weeks: &[NaiveDate],
+    ) -> Result<BTreeMap<NaiveDate, Option<NaiveDate>>, StoreError> {
+        let mut found = BTreeMap::new();
+        for &week in weeks {
+            let query = [
+                ("select", "last_update_date".to_string()),
+                ("week_start", format!("eq.{week}")),
+                ("order", "last_update_date.desc.nullslast".to_string()),
+                ("limit", "1".to_string()),
+            ];
+            let latest: Vec<LastUpdate> = self.ats_rest.get(&query).await.map_err(|f| {
+                self.error(&format!("reading ats_weekly of the week of {week}"), &f)
+            })?;
+            if let Some(row) = latest.into_iter().next() {
+                found.insert(week, row.last_update_date);
+            }
+        }
+        Ok(found)
     }
 }
 

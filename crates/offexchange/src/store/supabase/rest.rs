@@ -119,6 +119,14 @@ impl Rest {
         })
     }
 
+    /// The same client (key, timeouts, retries, connection pool) for another table.
+    pub fn with_table(&self, table: Url) -> Rest {
+        Rest {
+            table,
+            ..self.clone()
+        }
+    }
+
     #[cfg(test)]
     pub fn table(&self) -> &Url {
         &self.table
