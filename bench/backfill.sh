@@ -46,7 +46,7 @@ print(f"    {doc['sessions_stored']} sessions, {doc['rows_written']} rows in {s:
 PY
 }
 
-FIRST_SESSION=$(ls "$MIRROR/regsho/daily" | grep CNMS | head -1 | sed 's/CNMSshvol\(....\)\(..\)\(..\).txt/\1-\2-\3/')
+FIRST_SESSION=$(ls "$MIRROR/regsho/daily" | awk '!found && /^CNMS/ { print substr($0, 10, 4) "-" substr($0, 14, 2) "-" substr($0, 16, 2); found = 1 }')
 echo "== one session ($FIRST_SESSION, no store)"
 run "enrich, file://" $BIN/offx --base-url "file://$PWD/$MIRROR" enrich --date "$FIRST_SESSION" --no-store --format csv
 

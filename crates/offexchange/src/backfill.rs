@@ -162,9 +162,15 @@ pub async fn backfill(
                 return Err(failed(date, e.into(), summary, started));
             }
         }
-        let stored_symbols = match store.discover_symbols(date, Discovery::All).await {
-            Ok(symbols) => symbols,
-            Err(e) => return Err(failed(date, e.into(), summary, started)),
+        // A session the plan found empty in the store has no stored symbols to add; only a
+        // forced run over stored sessions needs to ask.
+        let stored_symbols = if options.force {
+            match store.discover_symbols(date, Discovery::All).await {
+                Ok(symbols) => symbols,
+                Err(e) => return Err(failed(date, e.into(), summary, started)),
+            }
+        } else {
+            Vec::new()
         };
         let rows = assemble(date, &regsho, &ats.0, None, &stored_symbols, &mut report);
         let stored = match store.upsert(date, &rows).await {

@@ -7,7 +7,9 @@
 //! `Pending` cell overwrite a value it already holds: re-running a day while FINRA is missing a
 //! file must not erase good data.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
+
+use rustc_hash::FxBuildHasher;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -70,7 +72,7 @@ pub struct DayVolumes {
 /// The day's Reg SHO data, composed from one or more facility files.
 #[derive(Debug, Clone, Default)]
 pub struct RegShoDay {
-    pub volumes: HashMap<String, DayVolumes>,
+    pub volumes: HashMap<String, DayVolumes, FxBuildHasher>,
     /// At least one component file was published.
     pub published: bool,
     /// Every component file was published: a symbol absent from them has no short volume.
@@ -114,7 +116,7 @@ impl RegShoDay {
 #[derive(Debug, Clone, Default)]
 pub struct AtsDay {
     /// `(ATS shares, non-ATS OTC shares)` per Reg SHO symbol.
-    pub volumes: HashMap<String, (Option<Volume>, Option<Volume>)>,
+    pub volumes: HashMap<String, (Option<Volume>, Option<Volume>), FxBuildHasher>,
     pub published: bool,
     /// Every tier of the week is published: a symbol absent from it had no OTC trading.
     pub complete: bool,
@@ -137,7 +139,7 @@ impl AtsDay {
         quality: &mut FileQuality,
     ) -> AtsDay {
         let mapped = MappedWeek::new(week, regsho);
-        let mut volumes = HashMap::with_capacity(mapped.symbols.len());
+        let mut volumes = HashMap::with_capacity_and_hasher(mapped.symbols.len(), FxBuildHasher);
         let mut unmatched = Vec::new();
         for (key, ats_symbol, entry) in &mapped.symbols {
             if !mapped.known.contains(key.as_str()) {
@@ -168,7 +170,7 @@ impl AtsDay {
 /// The week's symbols under the day's Reg SHO spelling: the one mapping both the features
 /// ([`AtsDay::map`]) and the `ats_weekly` record ([`ats_weekly_rows`]) use, so they cannot drift.
 struct MappedWeek<'a> {
-    known: HashSet<&'a str>,
+    known: HashSet<&'a str, FxBuildHasher>,
     /// (Reg SHO key, ATS spelling, the symbol's week), exact spellings first.
     symbols: Vec<(String, &'a String, &'a AtsSymbolWeek)>,
     /// (ATS spelling, key) of symbols whose key another ATS symbol already took: left out.
@@ -177,13 +179,18 @@ struct MappedWeek<'a> {
 
 impl<'a> MappedWeek<'a> {
     fn new(week: &'a AtsWeek, regsho: &'a RegShoDay) -> MappedWeek<'a> {
-        let known: HashSet<&str> = regsho.volumes.keys().map(String::as_str).collect();
+        let known: HashSet<&str, FxBuildHasher> =
+            regsho.volumes.keys().map(String::as_str).collect();
         // Exact spellings first, so that an exact match always wins over a dot-to-slash one.
-        let mut order: Vec<(&String, &AtsSymbolWeek)> = week.symbols.iter().collect();
-        order.sort_by_key(|(s, _)| (!known.contains(s.as_str()), s.as_str()));
-        let mut taken = HashSet::with_capacity(order.len());
+        let mut order: Vec<(bool, &String, &AtsSymbolWeek)> = week
+            .symbols
+            .iter()
+            .map(|(s, w)| (!known.contains(s.as_str()), s, w))
+            .collect();
+        order.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let mut taken = HashSet::with_capacity_and_hasher(order.len(), FxBuildHasher);
         let (mut symbols, mut collisions) = (Vec::with_capacity(order.len()), Vec::new());
-        for (ats_symbol, entry) in order {
+        for (_, ats_symbol, entry) in order {
             let key = ats_to_regsho(ats_symbol, &known);
             if taken.contains(&key) {
                 collisions.push((ats_symbol, key));
@@ -259,7 +266,7 @@ pub fn compute(
     universe: Universe<'_>,
     quality: &mut FileQuality,
 ) -> Vec<FeatureRow> {
-    let symbols: BTreeSet<&str> = match universe {
+    let mut symbols: Vec<&str> = match universe {
         Universe::All => regsho
             .volumes
             .keys()
@@ -268,6 +275,8 @@ pub fn compute(
             .collect(),
         Universe::Only(list) => list.iter().map(String::as_str).collect(),
     };
+    symbols.sort_unstable();
+    symbols.dedup();
     symbols
         .into_iter()
         .map(|symbol| {

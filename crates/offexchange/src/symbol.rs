@@ -21,7 +21,7 @@ use std::collections::HashSet;
 /// assert_eq!(ats_to_regsho("BRK.B", &regsho), "BRK/B");
 /// assert_eq!(ats_to_regsho("CpK", &regsho), "CpK");
 /// ```
-pub fn ats_to_regsho(ats: &str, regsho: &HashSet<&str>) -> String {
+pub fn ats_to_regsho<S: std::hash::BuildHasher>(ats: &str, regsho: &HashSet<&str, S>) -> String {
     if regsho.contains(ats) || !ats.contains('.') {
         ats.to_string()
     } else {

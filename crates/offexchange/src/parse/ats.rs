@@ -378,6 +378,18 @@ fn read_record(
 /// FINRA writes `2024-04-01`; some downloads use `20240401`.
 pub fn parse_week_date(text: &str) -> Option<NaiveDate> {
     let text = text.trim();
+    // Fast path for FINRA's own `YYYY-MM-DD` (two dates on every row of a week).
+    if let [y @ .., b'-', m1, m2, b'-', d1, d2] = text.as_bytes() {
+        let number = |digits: &[u8]| -> Option<u32> {
+            digits.iter().try_fold(0u32, |n, &b| {
+                b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+            })
+        };
+        if y.len() == 4 {
+            let year = i32::try_from(number(y)?).ok()?;
+            return NaiveDate::from_ymd_opt(year, number(&[*m1, *m2])?, number(&[*d1, *d2])?);
+        }
+    }
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(text, "%Y%m%d"))
         .ok()

@@ -20,6 +20,12 @@ use crate::volume::Volume;
 /// SQLite's version of `migrations/001_daily_features.sql` and `002_ats_weekly.sql`. `symbol`
 /// compares bytewise (BINARY collation), so `CPK` and `CpK` are distinct keys.
 ///
+/// The key is the pair `(symbol, trade_date)`, stored date-major (`PRIMARY KEY (trade_date,
+/// symbol)`, `WITHOUT ROWID`): a session's rows are written side by side at the end of the table
+/// instead of into thousands of pages spread over a symbol-major index, which keeps a year-long
+/// backfill fast as the table grows. `ON CONFLICT (symbol, trade_date)` matches it (SQLite, like
+/// PostgreSQL, matches a conflict target to a unique key regardless of column order).
+///
 /// SQLite has no exact decimal type, so `ats_weekly`'s shares are TEXT holding the exact decimal
 /// (`431668.624869`, as [`Volume`] prints it): TEXT affinity keeps the string as bound, where a
 /// NUMERIC column would turn it into a float. Dates are `YYYY-MM-DD` text, so `MAX` is the latest.
@@ -30,9 +36,8 @@ CREATE TABLE IF NOT EXISTS daily_features (
     short_vol_share     REAL CHECK (short_vol_share BETWEEN 0 AND 1),
     short_exempt_share  REAL CHECK (short_exempt_share BETWEEN 0 AND 1),
     ats_share_of_total  REAL CHECK (ats_share_of_total BETWEEN 0 AND 1),
-    PRIMARY KEY (symbol, trade_date)
-);
-CREATE INDEX IF NOT EXISTS daily_features_trade_date ON daily_features (trade_date);
+    PRIMARY KEY (trade_date, symbol)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS ats_weekly (
     symbol                 TEXT NOT NULL,
@@ -89,8 +94,11 @@ impl SqliteStore {
         }
         let conn = Connection::open(&path).map_err(|e| StoreError::new(&name, e.to_string()))?;
         // WAL lets readers (a notebook, sqlite3) look while a backfill writes.
+        // A 64 MB page cache: a year of sessions is millions of rows, and each session's upsert
+        // touches index pages all over the (symbol, trade_date) key.
         conn.pragma_update(None, "journal_mode", "WAL")
             .and_then(|_| conn.pragma_update(None, "synchronous", "NORMAL"))
+            .and_then(|_| conn.pragma_update(None, "cache_size", -65_536))
             .and_then(|_| conn.busy_timeout(std::time::Duration::from_secs(10)))
             .map_err(|e| StoreError::new(&name, e.to_string()))?;
         Ok(SqliteStore {

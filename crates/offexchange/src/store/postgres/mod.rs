@@ -131,6 +131,22 @@ WHERE (d.short_vol_share, d.short_exempt_share, d.ats_share_of_total)
       (EXCLUDED.short_vol_share, EXCLUDED.short_exempt_share, EXCLUDED.ats_share_of_total)
 RETURNING (d.xmax = 0) AS inserted";
 
+/// The merge when no cell of the batch is pending (the usual case): nothing stored needs to be
+/// read back, so the join, and its index probe per row, is left out.
+const MERGE_NO_PENDING: &str = "
+INSERT INTO daily_features AS d
+    (symbol, trade_date, short_vol_share, short_exempt_share, ats_share_of_total)
+SELECT s.symbol, $1, s.short_vol_share, s.short_exempt_share, s.ats_share_of_total
+FROM offx_staging s
+ON CONFLICT (symbol, trade_date) DO UPDATE SET
+    short_vol_share    = EXCLUDED.short_vol_share,
+    short_exempt_share = EXCLUDED.short_exempt_share,
+    ats_share_of_total = EXCLUDED.ats_share_of_total
+WHERE (d.short_vol_share, d.short_exempt_share, d.ats_share_of_total)
+      IS DISTINCT FROM
+      (EXCLUDED.short_vol_share, EXCLUDED.short_exempt_share, EXCLUDED.ats_share_of_total)
+RETURNING (d.xmax = 0) AS inserted";
+
 /// Is there a unique index on exactly `(symbol, trade_date)`? `ON CONFLICT` needs one.
 const HAS_KEY: &str = "
 SELECT EXISTS (
@@ -400,8 +416,14 @@ impl Store for PostgresStore {
         )
         .await
         .map_err(|e| fail("lock", e))?;
+        let any_pending = rows.iter().any(|r| {
+            r.short_vol_share.is_pending()
+                || r.short_exempt_share.is_pending()
+                || r.ats_share_of_total.is_pending()
+        });
+        let merge = if any_pending { MERGE } else { MERGE_NO_PENDING };
         let changed = tx
-            .query_typed(MERGE, &[(&trade_date, Type::DATE)])
+            .query_typed(merge, &[(&trade_date, Type::DATE)])
             .await
             .map_err(|e| fail("merge", e))?;
         tx.commit().await.map_err(|e| fail("commit", e))?;
