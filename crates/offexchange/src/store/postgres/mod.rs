@@ -110,42 +110,45 @@ const COPY_TYPES: [Type; 7] = [
     Type::BOOL,
 ];
 
-/// The merge. Only the key and the three features are named: other columns keep their values
-/// (or their defaults on insert). A row whose values would not change is not rewritten (no dead
-/// tuple, no trigger), and `RETURNING` then says nothing for it; `xmax = 0` marks a fresh insert.
-const MERGE: &str = "
-INSERT INTO daily_features AS d
-    (symbol, trade_date, short_vol_share, short_exempt_share, ats_share_of_total)
-SELECT s.symbol, $1,
+/// The merge, around the `SELECT` that feeds it. Only the key and the three features are named:
+/// other columns keep their values (or their defaults on insert). A row whose values would not
+/// change is not rewritten (no dead tuple, no trigger), and `RETURNING` then says nothing for
+/// it; `xmax = 0` marks a fresh insert.
+macro_rules! merge_from {
+    ($select:literal) => {
+        concat!(
+            "INSERT INTO daily_features AS d
+    (symbol, trade_date, short_vol_share, short_exempt_share, ats_share_of_total) ",
+            $select,
+            "
+ON CONFLICT (symbol, trade_date) DO UPDATE SET
+    short_vol_share    = EXCLUDED.short_vol_share,
+    short_exempt_share = EXCLUDED.short_exempt_share,
+    ats_share_of_total = EXCLUDED.ats_share_of_total
+WHERE (d.short_vol_share, d.short_exempt_share, d.ats_share_of_total)
+      IS DISTINCT FROM
+      (EXCLUDED.short_vol_share, EXCLUDED.short_exempt_share, EXCLUDED.ats_share_of_total)
+RETURNING (d.xmax = 0) AS inserted"
+        )
+    };
+}
+
+/// A pending cell (flag set) takes the stored value, read back through the join.
+const MERGE: &str = merge_from!(
+    "SELECT s.symbol, $1,
        CASE WHEN s.keep_short_vol_share    THEN cur.short_vol_share    ELSE s.short_vol_share    END,
        CASE WHEN s.keep_short_exempt_share THEN cur.short_exempt_share ELSE s.short_exempt_share END,
        CASE WHEN s.keep_ats_share_of_total THEN cur.ats_share_of_total ELSE s.ats_share_of_total END
 FROM offx_staging s
-LEFT JOIN daily_features cur ON cur.symbol = s.symbol AND cur.trade_date = $1
-ON CONFLICT (symbol, trade_date) DO UPDATE SET
-    short_vol_share    = EXCLUDED.short_vol_share,
-    short_exempt_share = EXCLUDED.short_exempt_share,
-    ats_share_of_total = EXCLUDED.ats_share_of_total
-WHERE (d.short_vol_share, d.short_exempt_share, d.ats_share_of_total)
-      IS DISTINCT FROM
-      (EXCLUDED.short_vol_share, EXCLUDED.short_exempt_share, EXCLUDED.ats_share_of_total)
-RETURNING (d.xmax = 0) AS inserted";
+LEFT JOIN daily_features cur ON cur.symbol = s.symbol AND cur.trade_date = $1"
+);
 
-/// The merge when no cell of the batch is pending (the usual case): nothing stored needs to be
-/// read back, so the join, and its index probe per row, is left out.
-const MERGE_NO_PENDING: &str = "
-INSERT INTO daily_features AS d
-    (symbol, trade_date, short_vol_share, short_exempt_share, ats_share_of_total)
-SELECT s.symbol, $1, s.short_vol_share, s.short_exempt_share, s.ats_share_of_total
-FROM offx_staging s
-ON CONFLICT (symbol, trade_date) DO UPDATE SET
-    short_vol_share    = EXCLUDED.short_vol_share,
-    short_exempt_share = EXCLUDED.short_exempt_share,
-    ats_share_of_total = EXCLUDED.ats_share_of_total
-WHERE (d.short_vol_share, d.short_exempt_share, d.ats_share_of_total)
-      IS DISTINCT FROM
-      (EXCLUDED.short_vol_share, EXCLUDED.short_exempt_share, EXCLUDED.ats_share_of_total)
-RETURNING (d.xmax = 0) AS inserted";
+/// When no cell of the batch is pending (the usual case) nothing stored needs reading back, so
+/// the join, and its index probe per row, is left out.
+const MERGE_NO_PENDING: &str = merge_from!(
+    "SELECT s.symbol, $1, s.short_vol_share, s.short_exempt_share, s.ats_share_of_total
+FROM offx_staging s"
+);
 
 /// Is there a unique index on exactly `(symbol, trade_date)`? `ON CONFLICT` needs one.
 const HAS_KEY: &str = "
