@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::sync::OnceCell;
 
 use crate::calendar;
-use crate::features::{AtsWeeklyRow, RegShoDay};
+use crate::features::{AtsWeeklyRow, FeatureRow, RegShoDay};
 use crate::session::{
     assemble, ats_weekly_rows, record_new_ats_week, AtsLoad, Engine, EngineError, SessionReport,
 };
@@ -135,7 +135,7 @@ pub async fn backfill(
     let prepared = futures::stream::iter(to_run)
         .map(|date| {
             let (engine, weeks) = (engine.clone(), Arc::clone(&weeks));
-            tokio::spawn(async move { prepare(&engine, date, &weeks).await })
+            tokio::spawn(async move { prepare(&engine, date, &weeks, !options.force).await })
         })
         .buffered(options.concurrency.max(1));
     futures::pin_mut!(prepared);
@@ -151,7 +151,7 @@ pub async fn backfill(
             next = prepared.next() => next,
         };
         let Some(joined) = next else { break };
-        let (date, regsho, ats, mut report) = match joined {
+        let (date, regsho, ats, mut report, computed) = match joined {
             Ok(Ok(prepared)) => prepared,
             Ok(Err((date, error))) => return Err(failed(date, error, summary, started)),
             Err(panic) => std::panic::resume_unwind(panic.into_panic()),
@@ -162,17 +162,18 @@ pub async fn backfill(
                 return Err(failed(date, e.into(), summary, started));
             }
         }
-        // A session the plan found empty in the store has no stored symbols to add; only a
-        // forced run over stored sessions needs to ask.
-        let stored_symbols = if options.force {
-            match store.discover_symbols(date, Discovery::All).await {
-                Ok(symbols) => symbols,
-                Err(e) => return Err(failed(date, e.into(), summary, started)),
+        // A forced run over stored sessions adds the symbols the store holds; otherwise the
+        // session was computed on its task, off this loop.
+        let rows = match computed {
+            Some(rows) => rows,
+            None => {
+                let stored_symbols = match store.discover_symbols(date, Discovery::All).await {
+                    Ok(symbols) => symbols,
+                    Err(e) => return Err(failed(date, e.into(), summary, started)),
+                };
+                assemble(date, &regsho, &ats.0, None, &stored_symbols, &mut report)
             }
-        } else {
-            Vec::new()
         };
-        let rows = assemble(date, &regsho, &ats.0, None, &stored_symbols, &mut report);
         let stored = match store.upsert(date, &rows).await {
             Ok(stored) => stored,
             Err(e) => return Err(failed(date, e.into(), summary, started)),
@@ -254,12 +255,23 @@ impl OpenWeek {
     }
 }
 
-/// Fetches and parses one session's files; the ATS week comes from (or goes into) the memo.
+/// A session fetched and parsed, and computed too when no stored symbols need adding.
+type Prepared = (
+    NaiveDate,
+    RegShoDay,
+    AtsShared,
+    SessionReport,
+    Option<Vec<FeatureRow>>,
+);
+
+/// Fetches and parses one session's files (the ATS week from, or into, the memo); with
+/// `compute`, also computes its rows (a session the plan found empty in the store).
 async fn prepare(
     engine: &Engine,
     date: NaiveDate,
     weeks: &Weeks,
-) -> Result<(NaiveDate, RegShoDay, AtsShared, SessionReport), (NaiveDate, EngineError)> {
+    compute: bool,
+) -> Result<Prepared, (NaiveDate, EngineError)> {
     let monday = calendar::week_start(date);
     let cell = match weeks.lock() {
         Ok(mut weeks) => Arc::clone(weeks.entry(monday).or_default()),
@@ -276,5 +288,6 @@ async fn prepare(
         .map_err(|e| (date, e))?;
     report.absorb(regsho_part);
     report.absorb(ats.1.clone());
-    Ok((date, regsho, Arc::clone(ats), report))
+    let rows = compute.then(|| assemble(date, &regsho, &ats.0, None, &[], &mut report));
+    Ok((date, regsho, Arc::clone(ats), report, rows))
 }

@@ -76,6 +76,51 @@ ON CONFLICT (symbol, trade_date) DO UPDATE SET
     ats_share_of_total = CASE WHEN ?8 THEN daily_features.ats_share_of_total ELSE excluded.ats_share_of_total END
 ";
 
+/// Rows per statement when nothing is pending: one statement per row spends most of its time in
+/// SQLite's per-statement overhead; 200 rows x 5 values stays far below its variable limit.
+const CHUNK: usize = 200;
+
+/// The usual case, no pending cell: multi-row upserts. The SQL is built from placeholders only
+/// (never from data) and prepared once per shape.
+fn upsert_in_chunks(
+    tx: &rusqlite::Transaction<'_>,
+    date: &str,
+    rows: &[FeatureRow],
+) -> rusqlite::Result<()> {
+    for chunk in rows.chunks(CHUNK) {
+        let values = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO daily_features (symbol, trade_date, short_vol_share, short_exempt_share, ats_share_of_total)
+             VALUES {values}
+             ON CONFLICT (symbol, trade_date) DO UPDATE SET
+                 short_vol_share = excluded.short_vol_share,
+                 short_exempt_share = excluded.short_exempt_share,
+                 ats_share_of_total = excluded.ats_share_of_total"
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 5);
+        let cells: Vec<[Option<f64>; 3]> = chunk
+            .iter()
+            .map(|r| {
+                [
+                    r.short_vol_share.value(),
+                    r.short_exempt_share.value(),
+                    r.ats_share_of_total.value(),
+                ]
+            })
+            .collect();
+        for (r, cell) in chunk.iter().zip(&cells) {
+            params.push(&r.symbol);
+            params.push(&date);
+            params.push(&cell[0]);
+            params.push(&cell[1]);
+            params.push(&cell[2]);
+        }
+        stmt.execute(params.as_slice())?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     path: PathBuf,
@@ -180,8 +225,16 @@ impl Store for SqliteStore {
                     found.collect::<rusqlite::Result<_>>()?
                 };
                 {
+                    let any_pending = rows.iter().any(|r| {
+                        r.short_vol_share.is_pending()
+                            || r.short_exempt_share.is_pending()
+                            || r.ats_share_of_total.is_pending()
+                    });
+                    if !any_pending {
+                        upsert_in_chunks(&tx, &date, &rows)?;
+                    }
                     let mut stmt = tx.prepare(UPSERT)?;
-                    for r in &rows {
+                    for r in rows.iter().filter(|_| any_pending) {
                         stmt.execute(params![
                             r.symbol,
                             date,
