@@ -207,7 +207,7 @@ impl FakePostgrest {
                 !missing_only
                     || FEATURES
                         .iter()
-                        .any(|f| r.get(*f).map_or(true, Value::is_null))
+                        .any(|f| r.get(*f).is_none_or(Value::is_null))
             })
             .collect();
         // A linguistic collation's order: case folded first. Stable and total, not bytewise.
