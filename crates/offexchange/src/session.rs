@@ -101,6 +101,28 @@ impl SessionReport {
         self.quality.extend(part.quality);
     }
 
+    /// Records a file that was published, and its data-quality summary.
+    fn published(&mut self, file: String, location: String, quality: &FileQuality) {
+        self.files.push(FileStatus {
+            file,
+            location,
+            published: true,
+            rows: Some(quality.rows_read),
+        });
+        self.quality.push(quality.clone());
+    }
+
+    /// Records a file FINRA has not published, with the coverage remark that says so.
+    fn not_published(&mut self, file: String, location: String, remark: String) {
+        self.coverage.push(remark);
+        self.files.push(FileStatus {
+            file,
+            location,
+            published: false,
+            rows: None,
+        });
+    }
+
     pub fn files_fetched(&self) -> usize {
         self.files.iter().filter(|f| f.published).count()
     }
@@ -369,23 +391,12 @@ impl Engine {
         for (file, location, fetched) in try_join_all(fetches).await? {
             match fetched {
                 Fetched::Published(parsed) => {
-                    report.files.push(FileStatus {
-                        file,
-                        location,
-                        published: true,
-                        rows: Some(parsed.quality.rows_read),
-                    });
-                    report.quality.push(parsed.quality.clone());
+                    report.published(file, location, &parsed.quality);
                     out.push(Some(parsed));
                 }
                 Fetched::NotPublished => {
-                    report.coverage.push(format!("{file} is not published"));
-                    report.files.push(FileStatus {
-                        file,
-                        location,
-                        published: false,
-                        rows: None,
-                    });
+                    let remark = format!("{file} is not published");
+                    report.not_published(file, location, remark);
                     out.push(None);
                 }
             }
@@ -442,13 +453,7 @@ impl Engine {
         let location = self.source.locate(&path);
         Ok(match fetched {
             Fetched::Published(week) => {
-                report.files.push(FileStatus {
-                    file: name,
-                    location,
-                    published: true,
-                    rows: Some(week.quality.rows_read),
-                });
-                report.quality.push(week.quality.clone());
+                report.published(name, location, &week.quality);
                 AtsLoad {
                     week: Some(week),
                     complete: true,
@@ -456,15 +461,10 @@ impl Engine {
                 }
             }
             Fetched::NotPublished => {
-                report.coverage.push(format!(
+                let remark = format!(
                     "{name} is not published (ATS data for the week of {monday} appears 2-4 weeks late)"
-                ));
-                report.files.push(FileStatus {
-                    file: name,
-                    location,
-                    published: false,
-                    rows: None,
-                });
+                );
+                report.not_published(name, location, remark);
                 AtsLoad {
                     week: None,
                     complete: false,
