@@ -77,6 +77,18 @@ fn table(rows: &[FeatureRow]) -> Table {
     table
 }
 
+/// Prints a run's summary as a two-column table (`title | value`).
+pub fn print_summary_table(title: &str, lines: &[(&str, String)]) {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_HORIZONTAL_ONLY)
+        .set_header([title, "value"]);
+    for (name, value) in lines {
+        table.add_row([name.to_string(), value.clone()]);
+    }
+    println!("{table}");
+}
+
 /// Logs what was fetched, what is missing, symbol counts and data quality (details with -v).
 pub fn log_report(report: &SessionReport, verbose: bool) {
     let date = report.trade_date.map(|d| d.to_string()).unwrap_or_default();

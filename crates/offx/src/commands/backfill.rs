@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
-use comfy_table::{presets, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 use offexchange::backfill::{backfill, BackfillEvent, BackfillOptions, BackfillSummary};
 use offexchange::{Engine, Settings};
@@ -106,10 +105,6 @@ pub fn print_summary(summary: &BackfillSummary, format: SummaryFormat) -> Result
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
-    let mut table = Table::new();
-    table
-        .load_preset(presets::UTF8_HORIZONTAL_ONLY)
-        .set_header(["backfill", "value"]);
     let range = format!(
         "{} .. {}",
         summary.from.map(|d| d.to_string()).unwrap_or_default(),
@@ -155,9 +150,6 @@ pub fn print_summary(summary: &BackfillSummary, format: SummaryFormat) -> Result
             },
         ),
     ];
-    for (name, value) in lines {
-        table.add_row([name.to_string(), value]);
-    }
-    println!("{table}");
+    crate::output::print_summary_table("backfill", &lines);
     Ok(())
 }

@@ -2,7 +2,6 @@
 //! and recompute recent weeks FINRA has revised (see [`offexchange::catch_up`]).
 
 use anyhow::{anyhow, Result};
-use comfy_table::{presets, Table};
 use offexchange::catch_up::catch_up;
 use offexchange::{Engine, Settings};
 
@@ -29,29 +28,23 @@ pub async fn run(settings: &Settings, global: &Global, args: CatchUpArgs) -> Res
         .iter()
         .map(|w| w.to_string())
         .collect();
-    let mut table = Table::new();
-    table
-        .load_preset(presets::UTF8_HORIZONTAL_ONLY)
-        .set_header(["catch-up", "value"]);
-    table.add_row([
-        "window".to_string(),
+    let mut lines: Vec<(&str, String)> = Vec::new();
+    lines.push((
+        "window",
         format!(
             "{} .. {until}",
             summary.from.map(|d| d.to_string()).unwrap_or_default()
         ),
-    ]);
-    table.add_row([
-        "sessions with null ats_share_of_total".to_string(),
+    ));
+    lines.push((
+        "sessions with null ats_share_of_total",
         summary.sessions_with_nulls.to_string(),
-    ]);
-    table.add_row([
-        "rows with null ats_share_of_total".to_string(),
+    ));
+    lines.push((
+        "rows with null ats_share_of_total",
         summary.rows_with_nulls.to_string(),
-    ]);
-    table.add_row([
-        "weeks checked".to_string(),
-        summary.weeks_checked.to_string(),
-    ]);
+    ));
+    lines.push(("weeks checked", summary.weeks_checked.to_string()));
     let revised = if summary.revised_weeks.is_empty() {
         "0".to_string()
     } else {
@@ -62,23 +55,23 @@ pub async fn run(settings: &Settings, global: &Global, args: CatchUpArgs) -> Res
             .collect();
         format!("{} ({})", summary.weeks_revised, weeks.join(", "))
     };
-    table.add_row(["weeks revised by FINRA (recomputed)".to_string(), revised]);
-    table.add_row([
-        "weeks recorded in ats_weekly for the first time".to_string(),
+    lines.push(("weeks revised by FINRA (recomputed)", revised));
+    lines.push((
+        "weeks recorded in ats_weekly for the first time",
         summary.weeks_recorded.to_string(),
-    ]);
-    table.add_row(["rows filled".to_string(), summary.rows_filled.to_string()]);
-    table.add_row([
-        "rows changed by a revision".to_string(),
+    ));
+    lines.push(("rows filled", summary.rows_filled.to_string()));
+    lines.push((
+        "rows changed by a revision",
         summary.rows_revised.to_string(),
-    ]);
-    table.add_row([
-        "rows rewritten unchanged (a null: not in the week's data)".to_string(),
+    ));
+    lines.push((
+        "rows rewritten unchanged (a null: not in the week's data)",
         summary
             .rows_written
             .saturating_sub(summary.rows_filled + summary.rows_revised)
             .to_string(),
-    ]);
+    ));
     let awaited_text = if awaited.is_empty() {
         "none".to_string()
     } else if global.verbose > 0 || awaited.len() <= 4 {
@@ -86,7 +79,7 @@ pub async fn run(settings: &Settings, global: &Global, args: CatchUpArgs) -> Res
     } else {
         format!("{} weeks (-v lists them)", awaited.len())
     };
-    table.add_row(["weeks still awaited from FINRA".to_string(), awaited_text]);
-    println!("{table}");
+    lines.push(("weeks still awaited from FINRA", awaited_text));
+    crate::output::print_summary_table("catch-up", &lines);
     Ok(())
 }
