@@ -121,7 +121,7 @@ def backfill_session(
     ``store_url`` (with the symbols it already holds for the date); None: compute only."""
     engine = Engine(**settings, cache="read")
     store = offexchange.open_store(store_url) if store_url else None
-    features = engine.run(trade_date, store=store)
+    features = engine.session(trade_date, store=store)
     report = features.report
     stored = features.stored
     result = SessionResult(

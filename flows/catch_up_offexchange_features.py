@@ -35,24 +35,11 @@ from offexchange import CatchUpSummary, Engine, FinraHTTPError, Store, StoreErro
 FLOW_NAME = "catch-up-offexchange-features"
 DEFAULT_DAYS = 60
 
-#: Summary fields logged in words; any other field the engine reports is logged as is.
-_DESCRIBED = {
-    "from",
-    "until",
-    "sessions_with_nulls",
-    "rows_with_nulls",
-    "weeks_checked",
-    "weeks_awaited",
-    "rows_filled",
-    "rows_written",
-}
-
-
 @task(
     name="catch-up",
     retries=2,
     retry_delay_seconds=10.0,
-    retry_condition_fn=_retry_on(FinraHTTPError),
+    retry_condition_fn=_retry_on(FinraHTTPError, StoreError),
     **_IN_MEMORY,
 )
 def run_catch_up(engine: Engine, store: Store, until: date, days: int) -> CatchUpSummary:
@@ -97,25 +84,9 @@ def catch_up_offexchange_features(
 
 
 def log_summary(logger: Any, summary: CatchUpSummary) -> None:
-    logger.info(
-        "%s..%s: %d stored sessions (%d rows) had a null ats_share_of_total; %d weeks checked",
-        summary["from"],
-        summary["until"],
-        summary["sessions_with_nulls"],
-        summary["rows_with_nulls"],
-        summary["weeks_checked"],
-    )
-    logger.info(
-        "%d rows filled, %d rewritten (still null: not in the week's data)",
-        summary["rows_filled"],
-        summary["rows_written"] - summary["rows_filled"],
-    )
-    awaited = summary["weeks_awaited"]
-    if awaited:
-        logger.info("%d weeks still awaited from FINRA: %s", len(awaited), ", ".join(awaited))
-    for key, value in summary.items():
-        if key not in _DESCRIBED:
-            logger.info("%s: %s", key.replace("_", " "), value)
+    """The engine's own summary lines (the table ``offx catch-up`` prints), one log line each."""
+    for label, value in offexchange.summary_lines(summary):
+        logger.info("%s: %s", label.strip(), value)
 
 
 if __name__ == "__main__":

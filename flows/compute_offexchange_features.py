@@ -10,7 +10,11 @@ Steps (each a Prefect task; all the work happens in Rust, in ``offexchange._core
 2. ``load-regsho``        fetch + parse the day's Reg SHO files      } run side by side
 3. ``load-ats``           fetch + parse the week's ATS summary       }
 4. ``compute-features``   map ATS onto the day's symbols, compute the three features
-5. ``persist-features``   upsert into ``daily_features`` (only with a configured store)
+5. ``persist-features``   commit the rows and the week's ``ats_weekly`` record (with a store)
+
+Each task is one stage of the engine's session job (``Engine.discover``, ``load_regsho``,
+``load_ats``, ``assemble``, ``persist``), the output of one the input of the next, so the flow
+writes exactly what ``offx enrich`` writes.
 
 Between tasks travel Rust-side handles (``RegShoDay``, ``AtsWeek``, ``Features``, ``Symbols``), not
 thousands of Python objects; only the flow's return value is the list of dicts. Those handles
@@ -46,7 +50,6 @@ from offexchange import (
     Features,
     FinraHTTPError,
     RegShoDay,
-    SessionReport,
     Store,
     StoreError,
     Symbols,
@@ -64,12 +67,16 @@ _IN_MEMORY: dict[str, Any] = {"cache_policy": NONE, "persist_result": False}
 
 
 def _retry_on(*kinds: type[BaseException]) -> Any:
-    """A ``retry_condition_fn``: retry only the failures worth retrying (an outage, not bad data
-    or bad settings)."""
+    """A ``retry_condition_fn``: retry only the failures worth retrying: an outage of FINRA, or a
+    store failure the engine classed as transient (a lost connection, a timeout, HTTP 5xx, a
+    serialization conflict), never bad data, bad settings or a permanent store error (a missing
+    table, refused credentials)."""
 
     def should_retry(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
         try:
             state.result()
+        except StoreError as error:
+            return StoreError in kinds and bool(getattr(error, "transient", False))
         except kinds:
             return True
         except BaseException:
@@ -81,25 +88,19 @@ def _retry_on(*kinds: type[BaseException]) -> Any:
 
 @task(name="discover-symbols", **_IN_MEMORY)
 def discover_symbols(
-    trade_date: date, symbols: Optional[list[str]], store: Optional[Store]
-) -> tuple[Optional[Symbols], Optional[Symbols]]:
+    engine: Engine, trade_date: date, symbols: Optional[list[str]], store: Optional[Store]
+) -> tuple[Optional[Symbols], Symbols]:
     """(requested, already stored): exactly ``symbols`` when given; otherwise every symbol in the
-    day's data plus those the store already holds for the date (so they get refreshed too)."""
-    logger = get_run_logger()
-    if symbols is not None:
-        requested = Symbols(symbols)
-        logger.info("symbols: %d requested", len(requested))
-        return requested, None
-    if store is None:
-        logger.info("symbols: every symbol in the day's data")
-        return None, None
-    stored = store.discover_symbols(trade_date)
-    logger.info(
-        "symbols: every symbol in the day's data, plus %d already stored for %s",
-        len(stored),
-        trade_date,
-    )
-    return None, stored
+    day's data plus those the store already holds for the date (the engine's discover stage)."""
+    requested = Symbols(symbols) if symbols is not None else None
+    stored = engine.discover(trade_date, requested, store)
+    if requested is not None:
+        get_run_logger().info("symbols: %d requested", len(requested))
+    else:
+        get_run_logger().info(
+            "symbols: every symbol in the day's data, plus %d already stored", len(stored)
+        )
+    return requested, stored
 
 
 @task(
@@ -148,7 +149,7 @@ def compute_features(
     requested: Optional[Symbols],
     stored: Optional[Symbols],
 ) -> Features:
-    """The three features per symbol (a handle: the rows stay in Rust until the flow returns)."""
+    """The three features per symbol and the week's record (a handle: the rows stay in Rust)."""
     features = engine.assemble(regsho, ats, requested, stored)
     log_report(get_run_logger(), features)
     return features
@@ -161,9 +162,10 @@ def compute_features(
     retry_condition_fn=_retry_on(StoreError),
     **_IN_MEMORY,
 )
-def persist_features(store: Store, features: Features) -> dict[str, Any]:
-    """Upserts the day into ``daily_features`` (one transaction; pending cells never overwrite)."""
-    summary = store.upsert(features)
+def persist_features(engine: Engine, store: Store, features: Features) -> dict[str, Any]:
+    """Commits the session as ``offx enrich`` does: its rows into ``daily_features`` and its week's
+    ``ats_weekly`` record, one transaction (pending cells never overwrite)."""
+    summary = engine.persist(store, features)
     # REST stores cannot tell inserts from updates (both stay 0): say so only when known.
     counted = summary["inserted"] + summary["updated"] == summary["rows"]
     get_run_logger().info(
@@ -213,12 +215,12 @@ def compute_offexchange_features(
     store = open_store(logger) if persist else None
 
     retries = _task_retries()
-    requested, stored = discover_symbols(day, symbols, store)
+    requested, stored = discover_symbols(engine, day, symbols, store)
     regsho_run = load_regsho.with_options(**retries).submit(engine, day)
     ats_run = load_ats.with_options(**retries).submit(engine, day)
     features = compute_features(engine, regsho_run.result(), ats_run.result(), requested, stored)
     if store is not None:
-        persist_features(store, features)
+        persist_features(engine, store, features)
     return features.to_dicts()
 
 
@@ -252,43 +254,15 @@ def open_store(logger: Any) -> Optional[Store]:
 
 
 def log_report(logger: Any, features: Features) -> None:
-    """Files fetched and missing, symbol counts, coverage gaps and data-quality warnings."""
-    report: SessionReport = features.report
-    logger.info(
-        "%s market %s: %d files fetched, %d not published",
-        report["trade_date"],
-        report["market"],
-        report["files_fetched"],
-        report["files_missing"],
-    )
-    for line in report["coverage"]:
-        logger.warning("coverage: %s", line)
-    requested = report["symbols_requested"]
-    if requested is None:
-        logger.info("symbols: %d found in the data", report["symbols_found"])
-    else:
-        logger.info("symbols: %d requested, %d found in the data", requested, report["symbols_found"])
-    for note in report["symbol_notes"]:
-        logger.warning("symbol %s", note)
-    if report["ats_unmatched"]:
-        logger.info(
-            "%d ATS symbols match no Reg SHO symbol of the day (kept with '.' mapped to '/')",
-            len(report["ats_unmatched"]),
-        )
-    for quality in report["quality"]:
-        if quality["clean"]:
-            continue
-        logger.warning("data quality: %s", quality["summary"])
-        for detail in quality["details"][:20]:
-            logger.warning("  %s", detail)
-        if len(quality["details"]) > 20:
-            logger.warning("  ... %d more", len(quality["details"]) - 20)
-    pending = features.pending_rows
+    """The engine's session report, line by line (the lines ``offx enrich`` logs), then counts."""
+    levels = {"warn": logger.warning, "info": logger.info, "debug": logger.debug}
+    for level, text in features.report_lines():
+        levels[level]("%s", text)
     logger.info(
         "%d rows: %d all-null, %d with a feature pending (file not published yet)",
         len(features),
         features.null_rows,
-        pending,
+        features.pending_rows,
     )
 
 

@@ -16,9 +16,12 @@ and a ``.env`` file); keyword arguments of :class:`Engine` override them. The st
 ``OFFX_STORE``, ``DATABASE_URL``, ``SUPABASE_DB_URL``, Supabase REST credentials), except that with
 nothing configured :func:`open_store` returns None: Python callers compute in memory.
 
-For a pipeline, the steps are separate (``Engine.load_regsho``, ``Engine.load_ats``,
-``Engine.assemble``, ``Store.upsert``) and pass Rust-side handles, so a day's rows cross into
-Python objects only when ``Features.to_dicts()`` is called.
+The engine owns whole jobs: ``Engine.session`` (one trading date, stored with its week's
+``ats_weekly`` record in one transaction), ``Engine.backfill`` and ``Engine.catch_up``. For a
+pipeline, the session job's stages are separate (``Engine.discover``, ``Engine.load_regsho``,
+``Engine.load_ats``, ``Engine.assemble``, ``Engine.persist``) and pass Rust-side handles, so a
+day's rows cross into Python objects only when ``Features.to_dicts()`` is called.
+:func:`summary_lines` gives a job summary as the lines ``offx`` prints.
 
 Bulk work runs in Rust too, as the CLI's commands do: :func:`backfill` (``offx backfill``) and
 :func:`catch_up` (``offx catch-up``) read FINRA's raw files through the cache
@@ -41,8 +44,10 @@ from ._core import (
     Symbols,
     __version__,
     closure_reason,
+    datasets,
     open_store,
     store_choice,
+    summary_lines,
     trading_sessions,
 )
 from .errors import (
@@ -84,10 +89,12 @@ __all__ = [
     "catch_up",
     "closure_reason",
     "compute_features",
+    "datasets",
     "discover_symbols",
     "open_store",
     "persist_rows",
     "store_choice",
+    "summary_lines",
     "trading_sessions",
 ]
 

@@ -56,33 +56,41 @@ class Engine:
     def settings(self) -> EngineSettings:
         """The settings in force, with the ATS source ``auto`` resolves to
         (``effective_ats_source``)."""
-    def load_regsho(self, trade_date: _DateLike) -> RegShoDay:
-        """Step 1: the day's Reg SHO files. Raises ``FinraHTTPError``, ``FinraDataError``."""
-    def load_ats(self, trade_date: _DateLike) -> AtsWeek:
-        """Step 2: the ATS week containing the day. Raises ``FinraHTTPError``, ``FinraDataError``."""
-    def assemble(
-        self,
-        regsho: RegShoDay,
-        ats: AtsWeek,
-        symbols: _SymbolsLike | None = None,
-        extra_symbols: _SymbolsLike | None = None,
-    ) -> Features:
-        """Step 3: the rows. ``symbols``: exactly these; None: every symbol in the data plus
-        ``extra_symbols`` (those a store already holds for the date)."""
-    def compute(
-        self,
-        trade_date: _DateLike,
-        symbols: _SymbolsLike | None = None,
-        extra_symbols: _SymbolsLike | None = None,
-    ) -> Features:
-        """Steps 1-3 at once; on a non-session day, an empty result with ``closed`` set."""
-    def run(
+    def session(
         self,
         trade_date: _DateLike,
         symbols: _SymbolsLike | None = None,
         store: Store | None = None,
     ) -> Features:
-        """Like ``offx enrich``: compute, then write to ``store`` if given (``Features.stored``)."""
+        """The session job, like ``offx enrich``: fetch and compute; with ``store``, commit the
+        rows and the week's ``ats_weekly`` record in one transaction (``Features.stored``). On a
+        non-session day, an empty result with ``closed`` set."""
+    def compute(self, trade_date: _DateLike, symbols: _SymbolsLike | None = None) -> Features:
+        """The session job without a store."""
+    def discover(
+        self,
+        trade_date: _DateLike,
+        symbols: _SymbolsLike | None = None,
+        store: Store | None = None,
+    ) -> Symbols:
+        """Stage 1: the symbols ``store`` holds for the date when ``symbols`` is None; else none."""
+    def load_regsho(self, trade_date: _DateLike) -> RegShoDay:
+        """Stage 2a: the day's Reg SHO files. Raises ``FinraHTTPError``, ``FinraDataError``."""
+    def load_ats(self, trade_date: _DateLike) -> AtsWeek:
+        """Stage 2b: the ATS week containing the day. Raises ``FinraHTTPError``,
+        ``FinraDataError``."""
+    def assemble(
+        self,
+        regsho: RegShoDay,
+        ats: AtsWeek,
+        symbols: _SymbolsLike | None = None,
+        stored_symbols: _SymbolsLike | None = None,
+    ) -> Features:
+        """Stage 3: the rows and the week's record. ``symbols``: exactly these; None: every symbol
+        in the data plus ``stored_symbols`` (stage 1's answer)."""
+    def persist(self, store: Store, features: Features) -> UpsertSummary:
+        """Stage 4: commits the session to ``store``: its rows and (when the store has no record
+        of the week yet) the week's ``ats_weekly`` rows, in one transaction."""
     def catch_up(self, store: Store, until: _DateLike, days: int = 60) -> CatchUpSummary:
         """Like ``offx catch-up``: refreshes the stored sessions of the ``days`` (1-3660)
         calendar days up to ``until`` whose weekly ATS data FINRA has published since."""
@@ -149,6 +157,11 @@ class Features:
     @property
     def stored(self) -> UpsertSummary | None: ...
     @property
+    def week_symbols(self) -> int:
+        """Symbols in the week's ``ats_weekly`` record (0: the week is not published)."""
+    def report_lines(self) -> list[tuple[Literal["debug", "info", "warn"], str]]:
+        """The report as the lines ``offx enrich`` logs: (level, text)."""
+    @property
     def null_rows(self) -> int: ...
     @property
     def pending_rows(self) -> int: ...
@@ -197,6 +210,12 @@ def trading_sessions(start: _DateLike, end: _DateLike) -> list[date]:
 
 def closure_reason(trade_date: _DateLike) -> str | None:
     """Why ``trade_date`` is not an NYSE session, or None when it is one."""
+
+def summary_lines(summary: BackfillSummary | CatchUpSummary) -> list[tuple[str, str]]:
+    """A job summary as the ``(label, value)`` lines ``offx`` prints, computed by the engine."""
+
+def datasets() -> list[dict[str, object]]:
+    """The FINRA datasets the engine reads (name, carriers, publication, columns, tables)."""
 
 def _panic_for_tests(message: str) -> None:
     """Panics in Rust on purpose (tests check it arrives as ``OffexchangeError``)."""

@@ -89,9 +89,18 @@ class ConfigError(OffexchangeError, ValueError):
 
 
 class StoreError(OffexchangeError):
-    """The feature store (SQLite, PostgreSQL, Supabase) failed; nothing of the date was written."""
+    """The feature store (SQLite, PostgreSQL, Supabase) failed; nothing of the date was written.
+
+    ``kind`` is ``"transient"`` (a lost connection, a timeout, HTTP 5xx/429, a lock or
+    serialization conflict: retrying may help) or ``"permanent"`` (a missing table, refused
+    credentials, a constraint, a bad request: retrying will not); ``transient`` says the same as a
+    bool. Prefect tasks retry only transient ones."""
 
     store: str
+    kind: str
+    transient: bool
 
-    def __init__(self, message: str = "", *, store: str = "") -> None:
-        super().__init__(message, store=store)
+    def __init__(
+        self, message: str = "", *, store: str = "", kind: str = "permanent", transient: bool = False
+    ) -> None:
+        super().__init__(message, store=store, kind=kind, transient=transient)

@@ -115,25 +115,36 @@ class EngineSettings(TypedDict):
 
 # "from" is a keyword, hence the functional form of the summaries below. Dates are ISO strings.
 
-#: What ``offexchange.catch_up`` did (the engine's summary; fields it gains appear here too).
+#: What ``Engine.catch_up`` did: the engine's ``CatchUpSummary``, field for field (a test checks
+#: that these keys are exactly the Rust struct's serialized fields).
 CatchUpSummary = TypedDict(
     "CatchUpSummary",
     {
+        #: First day looked at for nulls.
         "from": Optional[str],
         "until": Optional[str],
         #: Stored sessions in the window with at least one null ``ats_share_of_total``.
         "sessions_with_nulls": int,
         "rows_with_nulls": int,
+        #: Weeks whose ATS data was read.
         "weeks_checked": int,
         #: Weeks FINRA has still not published (they stay null).
         "weeks_awaited": list[str],
-        #: Rows whose ``ats_share_of_total`` got a value.
+        #: Weeks FINRA revised since they were recorded: recomputed whole.
+        "weeks_revised": int,
+        "revised_weeks": list[str],
+        #: Published weeks with stored rows but no ``ats_weekly`` record yet: recomputed, recorded.
+        "weeks_recorded": int,
+        #: Rows whose null ``ats_share_of_total`` got a value.
         "rows_filled": int,
+        #: Rows whose stored ``ats_share_of_total`` a revision changed.
+        "rows_revised": int,
+        #: Rows recomputed and written (filled + revised + rewritten unchanged).
         "rows_written": int,
     },
 )
 
-#: What ``offexchange.backfill`` did.
+#: What ``Engine.backfill`` did: the engine's ``BackfillSummary``, field for field.
 BackfillSummary = TypedDict(
     "BackfillSummary",
     {

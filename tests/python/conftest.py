@@ -222,11 +222,14 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @dataclass
 class FakeSupabase:
-    """Just enough of Supabase's REST API (PostgREST) for ``daily_features``: the key check,
-    paged selects filtered by ``trade_date``, and upserts that merge the columns sent."""
+    """Just enough of Supabase's REST API (PostgREST) for ``daily_features`` and ``ats_weekly``:
+    the key check, paged selects filtered by ``trade_date`` / ``week_start`` (``eq.``), ordering
+    by the table's first ``order`` column, and upserts that merge the columns sent."""
 
     key: str
     rows: dict[tuple[str, str], dict[str, object]] = field(default_factory=dict)
+    #: ``ats_weekly`` rows by (symbol, week_start).
+    weeks: dict[tuple[str, str], dict[str, object]] = field(default_factory=dict)
     keys_seen: list[str] = field(default_factory=list)
     url: str = ""
     _server: ThreadingHTTPServer | None = None
@@ -236,6 +239,10 @@ class FakeSupabase:
         from urllib.parse import parse_qs, urlsplit
 
         fake = self
+        tables = {
+            "/rest/v1/daily_features": ("trade_date", fake.rows),
+            "/rest/v1/ats_weekly": ("week_start", fake.weeks),
+        }
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -248,16 +255,24 @@ class FakeSupabase:
                     return False
                 return True
 
+            def table(self) -> tuple[str, dict[tuple[str, str], dict[str, object]]] | None:
+                found = tables.get(urlsplit(self.path).path)
+                if found is None:
+                    self.answer(404, {"code": "PGRST205", "message": "no such table"})
+                return found
+
             def do_GET(self) -> None:  # noqa: N802
-                if not self.authorized():
+                if not self.authorized() or (table := self.table()) is None:
                     return
-                parts = urlsplit(self.path)
-                query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+                key_column, rows = table
+                query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
                 columns = query.get("select", "*").split(",")
-                day = query.get("trade_date", "eq.").removeprefix("eq.")
+                day = query.get(key_column, "eq.").removeprefix("eq.")
+                order = query.get("order", "symbol.asc").split(",")[0].split(".")
                 matching = sorted(
-                    (r for (s, d), r in fake.rows.items() if not day or d == day),
-                    key=lambda r: str(r["symbol"]).encode(),
+                    (r for (s, d), r in rows.items() if not day or d == day),
+                    key=lambda r: str(r.get(order[0]) or "").encode(),
+                    reverse="desc" in order,
                 )
                 offset = int(query.get("offset", 0))
                 limit = int(query.get("limit", len(matching)))
@@ -265,11 +280,12 @@ class FakeSupabase:
                 self.answer(200, [{c: r.get(c) for c in columns} for r in page])
 
             def do_POST(self) -> None:  # noqa: N802
-                if not self.authorized():
+                if not self.authorized() or (table := self.table()) is None:
                     return
+                key_column, rows = table
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 for row in body:
-                    stored = fake.rows.setdefault((row["symbol"], row["trade_date"]), {})
+                    stored = rows.setdefault((row["symbol"], row[key_column]), {})
                     stored.update(row)
                 self.answer(201, None)
 

@@ -47,7 +47,7 @@ def sequential(sessions: list[date], base_url: str | None = None) -> dict[date, 
     for day in sessions:
         store = offexchange.open_store("memory:")
         assert store is not None
-        engine.run(day, store=store)
+        engine.session(day, store=store)
         rows[day] = store.read(day)
     return rows
 
@@ -232,7 +232,7 @@ def test_catch_up_fills_the_ats_share_once_finra_publishes_the_week(
     url = f"sqlite:{tmp_path / 'catch-up.sqlite'}"
     store = offexchange.open_store(url)
     assert store is not None
-    Engine(base_url=early.as_uri()).run("2024-04-01", store=store)
+    Engine(base_url=early.as_uri()).session("2024-04-01", store=store)
     assert all(r["ats_share_of_total"] is None for r in store.read("2024-04-01"))
 
     monkeypatch.setenv("FINRA_BASE_URL", MIRROR.as_uri())
@@ -248,7 +248,7 @@ def test_catch_up_fills_the_ats_share_once_finra_publishes_the_week(
     published = {r["symbol"]: r for r in Engine().compute("2024-04-01").to_dicts()}
     assert now == [published[r["symbol"]] for r in now]
     assert any(r["ats_share_of_total"] is not None for r in now)
-    assert f"{summary['rows_filled']} rows filled" in messages(caplog)
+    assert f"rows filled (null -> value): {summary['rows_filled']}" in messages(caplog)
 
 
 def test_catch_up_needs_a_store(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
-use offexchange::features::{Feature, FeatureRow};
+use offexchange::{Feature, FeatureRow, SessionReport, UpsertSummary};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -168,4 +168,65 @@ pub fn json_to_py<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<B
             dict.into_any()
         }
     })
+}
+
+/// The report as a dict, plus what the Python side would otherwise recompute: file counts and
+/// each data-quality entry's one-line summary.
+pub fn report_to_py<'py>(py: Python<'py>, report: &SessionReport) -> PyResult<Bound<'py, PyAny>> {
+    let mut value = serde_json::to_value(report)
+        .map_err(|e| crate::errors::internal(py, format!("cannot encode the report: {e}")))?;
+    if let Some(map) = value.as_object_mut() {
+        map.insert("files_fetched".into(), report.files_fetched().into());
+        map.insert("files_missing".into(), report.files_missing().into());
+        if let Some(serde_json::Value::Array(quality)) = map.get_mut("quality") {
+            for (entry, q) in quality.iter_mut().zip(&report.quality) {
+                if let Some(entry) = entry.as_object_mut() {
+                    entry.insert("summary".into(), q.summary().into());
+                    entry.insert("clean".into(), q.is_clean().into());
+                    entry.insert("details".into(), q.details().into());
+                }
+            }
+        }
+    }
+    json_to_py(py, &value)
+}
+
+/// A serializable engine value (a summary) as a dict, through its serde form: fields added to it
+/// in Rust reach Python with no change here. Dates become ISO strings.
+pub fn serialized_to_py<'py>(
+    py: Python<'py>,
+    value: &impl serde::Serialize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let value = serde_json::to_value(value)
+        .map_err(|e| crate::errors::internal(py, format!("cannot encode the summary: {e}")))?;
+    Ok(json_to_py(py, &value)?.cast_into::<PyDict>()?)
+}
+
+/// What `backfill(on_session=...)` receives after each commit.
+pub fn session_summary<'py>(
+    py: Python<'py>,
+    trade_date: NaiveDate,
+    stored: &UpsertSummary,
+    report: &SessionReport,
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item("trade_date", trade_date.to_string())?;
+    dict.set_item("rows", stored.rows)?;
+    dict.set_item("inserted", stored.inserted)?;
+    dict.set_item("updated", stored.updated)?;
+    dict.set_item("files_fetched", report.files_fetched())?;
+    dict.set_item("files_missing", report.files_missing())?;
+    dict.set_item("coverage", report.coverage.clone())?;
+    Ok(dict)
+}
+
+/// What a store did, as a dict.
+pub fn summary_to_py<'py>(py: Python<'py>, s: &UpsertSummary) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item("rows", s.rows)?;
+    dict.set_item("inserted", s.inserted)?;
+    dict.set_item("updated", s.updated)?;
+    dict.set_item("batches", s.batches)?;
+    dict.set_item("elapsed_ms", s.elapsed.as_secs_f64() * 1e3)?;
+    Ok(dict)
 }

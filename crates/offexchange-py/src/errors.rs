@@ -8,14 +8,13 @@
 //! | `ConfigError`                          | `ConfigError` (also a `ValueError`): variable, value, reason |
 //! | `SourceError::Http` (`FinraHttpError`) | `FinraHTTPError`: url, status, attempts, method |
 //! | `SourceError::Parse` / `Io`            | `FinraDataError`: location, attempts            |
-//! | `StoreError`                           | `StoreError`: store                             |
+//! | `StoreError`                           | `StoreError`: store, kind, transient            |
 //! | a panic                                | `OffexchangeError` ("internal error ...")       |
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use offexchange::backfill::BackfillError;
 use offexchange::source::SourceError;
-use offexchange::{ConfigError, EngineError, StoreError};
+use offexchange::{BackfillError, ConfigError, EngineError, StoreError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3::IntoPyObjectExt;
@@ -56,7 +55,18 @@ pub fn config_error(py: Python<'_>, e: &ConfigError) -> PyErr {
 }
 
 pub fn store_error(py: Python<'_>, e: &StoreError) -> PyErr {
-    let attrs = attrs(py, &[("store", e.store.as_str().into_py_any(py))]);
+    let kind = match e.kind {
+        offexchange::StoreErrorKind::Transient => "transient",
+        offexchange::StoreErrorKind::Permanent => "permanent",
+    };
+    let attrs = attrs(
+        py,
+        &[
+            ("store", e.store.as_str().into_py_any(py)),
+            ("kind", kind.into_py_any(py)),
+            ("transient", e.is_transient().into_py_any(py)),
+        ],
+    );
     build(py, "StoreError", e.to_string(), &attrs)
 }
 

@@ -110,7 +110,7 @@ impl fmt::Display for Facility {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Market {
     /// All FINRA-reported volume, composed from facility files (FINRA publishes no `TOT` file):
-    /// see [`crate::session`].
+    /// see [`crate::Engine::session`].
     Tot,
     /// Exactly one facility's file.
     Facility(Facility),

@@ -11,32 +11,51 @@
 //! The crate is laid out the way data flows through it:
 //!
 //! ```text
-//!  config ──► source ──────────────────────► parse ──────────────────► features ──► store
-//!             CDN over HTTP (retries, 403      Reg SHO text,             ratios and    memory, SQLite,
-//!             rules), file:// mirror, the      ATS ZIP / Query API       null rules    PostgreSQL,
-//!             Query API, a raw-file cache      JSON                                    Supabase REST
+//!  config ──► source ──────────► datasets ─────────────► features ──► store
+//!             CDN over HTTP,      regsho_daily,            ratios and    memory, SQLite,
+//!             file:// mirror,     otc_weekly: where,       null rules    PostgreSQL,
+//!             Query API, cache    when, how to parse                     Supabase REST
+//!                          └──────────── jobs: session, backfill, catch-up ──────┘
 //! ```
 //!
-//! [`session::Engine`] ties the pieces together for one trading date; [`backfill`] runs a range
-//! of sessions, [`catch_up`] fills in ATS data FINRA published late. The `offx` command line and
-//! the Python front are thin shells over them.
+//! [`Engine`] owns the jobs: [`Engine::session`] (one trading date, and its stages
+//! `discover`, `load`, `compute`, `persist`), [`Engine::backfill`] and [`Engine::catch_up`]. Every
+//! front (`offx`, the Python binding, the Prefect flows) calls those and shows the reports and
+//! summaries they return ([`SessionReport::lines`], [`BackfillSummary::lines`],
+//! [`CatchUpSummary::lines`]).
 
-pub mod backfill;
+// MISSING_DOCS_TODO
+
 pub mod calendar;
-pub mod catch_up;
 pub mod config;
-pub mod features;
+mod datasets;
+mod engine;
+mod features;
+mod jobs;
 mod net;
+pub mod overrides;
 pub mod parse;
-pub mod quality;
-pub mod session;
+mod quality;
+mod report;
 pub mod source;
 pub mod store;
-pub mod symbol;
+mod symbol;
 pub mod volume;
 
-pub use config::{ConfigError, Market, Settings};
-pub use features::{Feature, FeatureRow};
-pub use session::{Engine, EngineError, SessionOutcome, SessionReport};
+pub use config::{AtsSource, ConfigError, Facility, HttpSettings, Market, Settings};
+pub use datasets::otc_weekly::AtsLoad;
+pub use datasets::regsho::{CNMS_START, FNQC_START};
+pub use datasets::{DatasetInfo, REGISTRY as DATASETS};
+pub use engine::{Engine, EngineError};
+pub use features::{AtsWeeklyRow, DayVolumes, Feature, FeatureRow, RegShoDay};
+pub use jobs::{
+    BackfillError, BackfillEvent, BackfillOptions, BackfillSummary, CatchUpSummary,
+    ComputedSession, SessionInputs, SessionOutcome, REVISION_WEEKS,
+};
+pub use quality::{FileQuality, SkippedLine, SymbolIssue};
+pub use report::{FileStatus, Level, ReportLine, SessionReport, SummaryLine};
 pub use source::FinraHttpError;
-pub use store::{Store, StoreError, UpsertSummary};
+pub use store::{
+    SessionCommit, Store, StoreError, StoreErrorKind, UpsertSummary, WeekRecord, WeekWrite,
+};
+pub use symbol::ats_to_regsho;

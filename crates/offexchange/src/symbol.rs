@@ -16,7 +16,7 @@ use std::collections::HashSet;
 ///
 /// ```
 /// use std::collections::HashSet;
-/// use offexchange::symbol::ats_to_regsho;
+/// use offexchange::ats_to_regsho;
 /// let regsho: HashSet<&str> = ["BRK/B", "CPK", "CpK"].into_iter().collect();
 /// assert_eq!(ats_to_regsho("BRK.B", &regsho), "BRK/B");
 /// assert_eq!(ats_to_regsho("CpK", &regsho), "CpK");

@@ -8,14 +8,12 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use offexchange::config::{AtsSource, Facility, HttpSettings, Market, Settings};
-use offexchange::features::Feature;
 use offexchange::parse::ats::{Carrier, SummaryType};
 use offexchange::parse::ats_json::{self, Pinned};
-use offexchange::session::{AtsLoad, SessionReport};
 use offexchange::source::finra_api::{CompareFilter, WeeklySummaryQuery};
 use offexchange::source::{Fetched, HttpClient, SourceError};
 use offexchange::volume::Volume;
-use offexchange::{Engine, FeatureRow};
+use offexchange::{AtsLoad, Engine, Feature, FeatureRow, SessionOutcome, SessionReport};
 use offx_testkit::{realdata, ApiRow, Fault, FinraApi, FinraCdn};
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path};
@@ -81,6 +79,14 @@ async fn load_week(engine: &Engine) -> Result<(AtsLoad, SessionReport), offexcha
     let mut report = SessionReport::default();
     let load = engine.load_ats(monday(), &mut report).await?;
     Ok((load, report))
+}
+
+/// The session job for the week's Monday, no store: its rows and report.
+async fn computed(engine: &Engine) -> (Vec<FeatureRow>, SessionReport) {
+    match engine.session(monday(), None, None).await.unwrap() {
+        SessionOutcome::Computed { session, .. } => (session.rows, session.report),
+        SessionOutcome::Closed { reason, .. } => panic!("closed: {reason}"),
+    }
 }
 
 fn feature(rows: &[FeatureRow], symbol: &str) -> Feature {
@@ -254,7 +260,7 @@ async fn dotted_api_symbols_give_the_reg_sho_slash_symbol_its_value() {
     api.add_rows(pair("OTCE", "PINK", 1, 1));
 
     let engine = Engine::new(settings(&cdn.base_url(), &api, 0)).unwrap();
-    let (rows, report) = engine.compute(monday(), None, &[]).await.unwrap();
+    let (rows, report) = computed(&engine).await;
     assert_eq!(feature(&rows, "BRK/B"), Feature::Value(0.25));
     assert_eq!(
         feature(&rows, "CPK"),
@@ -287,7 +293,7 @@ async fn a_week_with_tier_1_published_and_the_rest_awaited() {
     api.withhold(WEEK, "OTCE");
 
     let engine = Engine::new(settings(&cdn.base_url(), &api, 0)).unwrap();
-    let (rows, report) = engine.compute(monday(), None, &[]).await.unwrap();
+    let (rows, report) = computed(&engine).await;
     assert_eq!(feature(&rows, "AAPL"), Feature::Value(0.3));
     assert_eq!(
         feature(&rows, "XYZ"),

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use offexchange::store::{self, Store, StoredRow};
 use offexchange::Feature::{Null, Pending, Value};
+use offexchange::StoreErrorKind;
 use store_support::pg::{admin, Schema};
 use store_support::{date, row, rows};
 
@@ -71,7 +72,12 @@ async fn a_connection_killed_mid_upsert_leaves_the_table_as_before() {
     };
     let (outcome, ()) = tokio::join!(store.upsert(d, &update), killer);
     let error = outcome.expect_err("the upsert must fail when its connection dies");
+    assert!(
+        error.is_transient(),
+        "a lost connection is transient: {error}"
+    );
     let text = error.to_string();
+    assert!(text.contains("[transient: retrying may help]"), "{text}");
     assert!(
         text.contains("upsert of 2024-04-01 rolled back, nothing written"),
         "{text}"
@@ -293,6 +299,7 @@ async fn a_table_without_the_natural_key_is_explained() {
     let Err(e) = store::open(&schema.url).await else {
         panic!("init must refuse a table without the natural key");
     };
+    assert_eq!(e.kind, StoreErrorKind::Permanent, "{e}");
     assert!(
         e.to_string()
             .contains("no primary key or unique constraint on (symbol, trade_date)"),
@@ -349,4 +356,36 @@ async fn tls_when_the_url_asks_and_no_password_in_errors() {
         assert!(!text.contains("hunter2-secret"), "{text}");
         assert!(text.contains("nobody:***@127.0.0.1"), "{text}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_say_whether_retrying_can_help() {
+    // Nobody listens on port 1: the server may come back, so it is transient.
+    let Err(refused) = store::open("postgres://postgres@127.0.0.1:1/test?connect_timeout=2").await
+    else {
+        panic!("nothing listens on port 1");
+    };
+    assert_eq!(refused.kind, StoreErrorKind::Transient, "{refused}");
+
+    // A table the store does not own, with a column of the wrong type: permanent.
+    let schema = Schema::new("kinds").await;
+    admin()
+        .await
+        .batch_execute(&format!(
+            "CREATE TABLE {} (symbol text, trade_date date, short_vol_share text,
+                              PRIMARY KEY (symbol, trade_date))",
+            schema.table()
+        ))
+        .await
+        .expect("odd table");
+    let Err(refused) = store::open(&schema.url).await else {
+        panic!("the migration cannot add a ratio CHECK to a text column");
+    };
+    assert_eq!(refused.kind, StoreErrorKind::Permanent, "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("[permanent: retrying will not help]"),
+        "{refused}"
+    );
 }

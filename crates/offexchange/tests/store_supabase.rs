@@ -314,6 +314,10 @@ async fn a_401_is_final_and_readable() {
         "{text}"
     );
     assert!(text.contains("the API key was refused"), "{text}");
+    assert!(
+        text.contains("[permanent: retrying will not help]"),
+        "{text}"
+    );
     assert!(!text.contains(KEY), "{text}");
 }
 
@@ -394,6 +398,7 @@ async fn server_errors_are_retried_then_reported() {
     assert_eq!(requests, 3, "one attempt and two retries");
     assert!(text.contains("HTTP 503 PGRST001"), "{text}");
     assert!(text.contains("(3 attempt(s))"), "{text}");
+    assert!(text.contains("[transient: retrying may help]"), "{text}");
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use offexchange::{Engine, Settings};
+use offexchange::{Engine, SessionOutcome, Settings};
 use offx_bench::{date, full_size_mirror};
 
 fn session_benches(c: &mut Criterion) {
@@ -27,10 +27,15 @@ fn session_benches(c: &mut Criterion) {
             format!("one session 2024-04-01, 12,000 symbols, {name}"),
             |b| {
                 b.iter(|| {
-                    let (rows, _) = runtime
-                        .block_on(engine.compute(date(2024, 4, 1), None, &[]))
+                    let outcome = runtime
+                        .block_on(engine.session(date(2024, 4, 1), None, None))
                         .expect("session computes");
-                    assert!(rows.len() > 11_000);
+                    match outcome {
+                        SessionOutcome::Computed { session, .. } => {
+                            assert!(session.rows.len() > 11_000)
+                        }
+                        SessionOutcome::Closed { .. } => panic!("2024-04-01 is a session"),
+                    }
                 })
             },
         );

@@ -1,6 +1,6 @@
 //! Exit codes and one-line error rendering.
 
-use offexchange::{ConfigError, EngineError, StoreError};
+use offexchange::{BackfillError, ConfigError, EngineError, StoreError};
 
 pub const OTHER: u8 = 1;
 pub const CONFIG: u8 = 3;
@@ -13,7 +13,7 @@ pub fn code(error: &anyhow::Error) -> u8 {
         if cause.is::<Interrupted>() {
             return INTERRUPTED;
         }
-        if let Some(failure) = cause.downcast_ref::<offexchange::backfill::BackfillError>() {
+        if let Some(failure) = cause.downcast_ref::<BackfillError>() {
             return match failure.error {
                 EngineError::Source(_) => FINRA,
                 EngineError::Store(_) => STORE,

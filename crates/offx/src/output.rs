@@ -4,12 +4,11 @@ use std::io::Write;
 
 use anyhow::Result;
 use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
-use offexchange::session::SessionReport;
-use offexchange::store::UpsertSummary;
-use offexchange::FeatureRow;
+use offexchange::{FeatureRow, Level, SessionReport, SummaryLine, UpsertSummary};
+use serde::Serialize;
 use serde_json::json;
 
-use crate::cli::Format;
+use crate::cli::{Format, SummaryFormat};
 
 const COLUMNS: [&str; 5] = [
     "symbol",
@@ -77,61 +76,37 @@ fn table(rows: &[FeatureRow]) -> Table {
     table
 }
 
-/// Prints a run's summary as a two-column table (`title | value`).
-pub fn print_summary_table(title: &str, lines: &[(&str, String)]) {
+/// Prints a job's summary: its `lines()` as a two-column table, or the summary itself as JSON
+/// (with `elapsed_seconds` where the job timed itself).
+pub fn print_summary<T: Serialize>(
+    title: &str,
+    summary: &T,
+    lines: &[SummaryLine],
+    format: SummaryFormat,
+) -> Result<()> {
+    if format == SummaryFormat::Json {
+        println!("{}", serde_json::to_string_pretty(summary)?);
+        return Ok(());
+    }
     let mut table = Table::new();
     table
         .load_preset(presets::UTF8_HORIZONTAL_ONLY)
         .set_header([title, "value"]);
-    for (name, value) in lines {
-        table.add_row([name.to_string(), value.clone()]);
+    for line in lines {
+        table.add_row([line.label.clone(), line.value.clone()]);
     }
     println!("{table}");
+    Ok(())
 }
 
-/// Logs what was fetched, what is missing, symbol counts and data quality (details with -v).
+/// Logs the session report the engine wrote (details with -v).
 pub fn log_report(report: &SessionReport, verbose: bool) {
-    let date = report.trade_date.map(|d| d.to_string()).unwrap_or_default();
-    tracing::info!(
-        "{date} market {}: {} files fetched, {} not published",
-        report.market,
-        report.files_fetched(),
-        report.files_missing()
-    );
-    for line in &report.coverage {
-        tracing::warn!("coverage: {line}");
-    }
-    match report.symbols_requested {
-        Some(n) => tracing::info!(
-            "symbols: {n} requested, {} found in the data",
-            report.symbols_found
-        ),
-        None => tracing::info!("symbols: {} found in the data", report.symbols_found),
-    }
-    for note in &report.symbol_notes {
-        tracing::warn!("symbol {note}");
-    }
-    if !report.ats_unmatched.is_empty() {
-        tracing::info!(
-            "{} ATS symbols match no Reg SHO symbol of the day (kept with '.' mapped to '/'){}",
-            report.ats_unmatched.len(),
-            if verbose {
-                format!(": {}", report.ats_unmatched.join(" "))
-            } else {
-                String::new()
-            }
-        );
-    }
-    for q in &report.quality {
-        if q.is_clean() {
-            tracing::debug!("data quality: {}", q.summary());
-            continue;
-        }
-        tracing::warn!("data quality: {}", q.summary());
-        if verbose {
-            for line in q.details() {
-                tracing::warn!("  {line}");
-            }
+    for line in report.lines() {
+        match line.level {
+            Level::Warn => tracing::warn!("{}", line.text),
+            Level::Info => tracing::info!("{}", line.text),
+            Level::Debug if verbose => tracing::info!("{}", line.text),
+            Level::Debug => tracing::debug!("{}", line.text),
         }
     }
 }

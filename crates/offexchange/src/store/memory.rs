@@ -8,10 +8,9 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 
 use super::{
-    check_ats_rows, check_rows, merged, AtsWeeklyRow, Discovery, Store, StoreError, StoredRow,
-    UpsertSummary,
+    check_ats_rows, check_rows, merged, AtsWeeklyRow, Discovery, SessionCommit, Store, StoreError,
+    StoredRow, UpsertSummary, WeekWrite,
 };
-use crate::features::FeatureRow;
 
 type Rows = BTreeMap<(NaiveDate, String), StoredRow>;
 type AtsRows = BTreeMap<(NaiveDate, String), AtsWeeklyRow>;
@@ -70,14 +69,16 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn upsert(
-        &self,
-        trade_date: NaiveDate,
-        rows: &[FeatureRow],
-    ) -> Result<UpsertSummary, StoreError> {
+    async fn commit(&self, commit: &SessionCommit<'_>) -> Result<UpsertSummary, StoreError> {
         let started = Instant::now();
+        let (trade_date, rows) = (commit.trade_date, commit.rows);
         check_rows("memory:", trade_date, rows)?;
+        if let Some(week) = &commit.week {
+            check_ats_rows("memory:", week.week_start, week.rows)?;
+        }
+        // Both locks before any write: the session and its week land together.
         let mut stored = self.lock()?;
+        let mut weeks = self.lock_ats()?;
         let mut summary = UpsertSummary {
             rows: rows.len(),
             batches: 1,
@@ -105,6 +106,17 @@ impl Store for MemoryStore {
                 ),
             };
             stored.insert(key, new);
+        }
+        if let Some(week) = &commit.week {
+            let recorded = weeks
+                .range((week.week_start, String::new())..)
+                .next()
+                .is_some_and(|((w, _), _)| *w == week.week_start);
+            if week.write == WeekWrite::Replace || !recorded {
+                for row in week.rows {
+                    weeks.insert((week.week_start, row.symbol.clone()), row.clone());
+                }
+            }
         }
         summary.elapsed = started.elapsed();
         Ok(summary)

@@ -7,7 +7,7 @@
 //! Beside it, `ats_weekly` keeps per `(symbol, week_start)` the ATS and non-ATS shares behind
 //! `ats_share_of_total` and FINRA's `lastUpdateDate` ([`AtsWeeklyRow`]), so a stored ratio can be
 //! explained and re-derived, and catch-up can tell when FINRA revised a week
-//! ([`crate::catch_up`]). Shares are exact decimals there (PostgreSQL `numeric`, SQLite text),
+//! ([`crate::Engine::catch_up`]). Shares are exact decimals there (PostgreSQL `numeric`, SQLite text),
 //! never floats.
 //!
 //! # Store URLs ([`open`])
@@ -60,20 +60,136 @@ pub use supabase::{
 
 /// A store operation that failed. Messages never contain credentials.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{store}: {message}")]
+#[error("{store}: {message} [{kind}]")]
 pub struct StoreError {
     /// The store's redacted description (`sqlite:/data/offx.sqlite`).
     pub store: String,
+    /// What went wrong, in one line.
     pub message: String,
+    /// Whether trying again later can help.
+    pub kind: StoreErrorKind,
+}
+
+/// Whether a store failure is worth retrying: orchestrators (Prefect) retry only transient ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreErrorKind {
+    /// The connection was lost, a timeout, HTTP 5xx/429, a lock or serialization conflict: the
+    /// same call may succeed later.
+    Transient,
+    /// A missing table or column, refused credentials, a constraint, a bad request, a caller bug:
+    /// retrying changes nothing until someone fixes the cause.
+    Permanent,
+}
+
+impl std::fmt::Display for StoreErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StoreErrorKind::Transient => "transient: retrying may help",
+            StoreErrorKind::Permanent => "permanent: retrying will not help",
+        })
+    }
 }
 
 impl StoreError {
+    /// A permanent failure (the safe default: nothing retries it).
     pub fn new(store: impl Into<String>, message: impl Into<String>) -> Self {
         StoreError {
             store: store.into(),
             message: message.into(),
+            kind: StoreErrorKind::Permanent,
         }
     }
+
+    /// A failure that may go away on its own (a lost connection, a timeout, a lock).
+    pub fn transient(store: impl Into<String>, message: impl Into<String>) -> Self {
+        StoreError {
+            kind: StoreErrorKind::Transient,
+            ..StoreError::new(store, message)
+        }
+    }
+
+    /// The same failure with `kind`.
+    pub fn with_kind(mut self, kind: StoreErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Whether retrying may help.
+    pub fn is_transient(&self) -> bool {
+        self.kind == StoreErrorKind::Transient
+    }
+}
+
+/// Everything one session writes, committed together: its `daily_features` rows and the record of
+/// the ATS week its values were computed from. Every store writes it in one transaction (Supabase
+/// REST: one request after the other, see [`SupabaseStore`]), so a session is never stored
+/// without its week's record.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionCommit<'a> {
+    /// The session.
+    pub trade_date: NaiveDate,
+    /// Its rows (pending cells leave stored values alone).
+    pub rows: &'a [FeatureRow],
+    /// The `ats_weekly` record of its week, when the week is published.
+    pub week: Option<WeekRecord<'a>>,
+}
+
+impl<'a> SessionCommit<'a> {
+    /// Rows only, no week record.
+    pub fn rows(trade_date: NaiveDate, rows: &'a [FeatureRow]) -> Self {
+        SessionCommit {
+            trade_date,
+            rows,
+            week: None,
+        }
+    }
+
+    /// Rows, and the record of the week starting `week_start` when `write` is given and the week
+    /// has rows (an unpublished week has no record to write).
+    pub fn with_week(
+        trade_date: NaiveDate,
+        rows: &'a [FeatureRow],
+        week_start: NaiveDate,
+        week_rows: &'a [AtsWeeklyRow],
+        write: Option<WeekWrite>,
+    ) -> Self {
+        SessionCommit {
+            trade_date,
+            rows,
+            week: write
+                .filter(|_| !week_rows.is_empty())
+                .map(|write| WeekRecord {
+                    week_start,
+                    rows: week_rows,
+                    write,
+                }),
+        }
+    }
+}
+
+/// An ATS week's `ats_weekly` rows, written with a session.
+#[derive(Debug, Clone, Copy)]
+pub struct WeekRecord<'a> {
+    /// The Monday of the week.
+    pub week_start: NaiveDate,
+    /// Every symbol of the week, under Reg SHO spelling.
+    pub rows: &'a [AtsWeeklyRow],
+    /// Whether an existing record of the week is replaced.
+    pub write: WeekWrite,
+}
+
+/// When a session's week record is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeekWrite {
+    /// Only when the store holds no record of the week yet. A recorded week is left alone even
+    /// when these rows are newer (FINRA revised the week since): the other stored sessions of the
+    /// week were computed from the recorded version, and only a job that recomputes all of them
+    /// (catch-up, or a backfill that computed the whole week) moves the record forward. So the
+    /// record never claims a version that stored values do not reflect.
+    IfAbsent,
+    /// Always: every stored session of the week was computed from these rows.
+    Replace,
 }
 
 /// Which stored symbols discovery returns.
@@ -121,12 +237,18 @@ pub trait Store: Send + Sync {
         which: Discovery,
     ) -> Result<Vec<String>, StoreError>;
 
+    /// Writes one session in one transaction: its rows and, when given, its week's `ats_weekly`
+    /// record ([`WeekWrite`] says when), all of it or none. The summary counts the rows.
+    async fn commit(&self, commit: &SessionCommit<'_>) -> Result<UpsertSummary, StoreError>;
+
     /// Writes one trading date's rows in one transaction: all of them or none.
     async fn upsert(
         &self,
         trade_date: NaiveDate,
         rows: &[FeatureRow],
-    ) -> Result<UpsertSummary, StoreError>;
+    ) -> Result<UpsertSummary, StoreError> {
+        self.commit(&SessionCommit::rows(trade_date, rows)).await
+    }
 
     /// The stored rows of `trade_date`, sorted by symbol.
     async fn read(&self, trade_date: NaiveDate) -> Result<Vec<StoredRow>, StoreError>;

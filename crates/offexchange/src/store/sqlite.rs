@@ -10,8 +10,8 @@ use chrono::NaiveDate;
 use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::{
-    check_ats_rows, check_rows, AtsWeeklyRow, Discovery, Store, StoreError, StoredRow,
-    UpsertSummary,
+    check_ats_rows, check_rows, AtsWeeklyRow, Discovery, SessionCommit, Store, StoreError,
+    StoreErrorKind, StoredRow, UpsertSummary, WeekWrite,
 };
 use crate::features::FeatureRow;
 use crate::parse::ats::Carrier;
@@ -159,15 +159,19 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let conn = Arc::clone(&self.conn);
         let name = self.describe();
-        let failed = |m: String| StoreError::new(name.clone(), m);
+        let failed =
+            |(m, kind): (String, StoreErrorKind)| StoreError::new(&name, m).with_kind(kind);
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| "a previous writer panicked".to_string())?;
-            work(&mut guard).map_err(|e| e.to_string())
+            let mut guard = conn.lock().map_err(|_| {
+                (
+                    "a previous writer panicked".to_string(),
+                    StoreErrorKind::Permanent,
+                )
+            })?;
+            work(&mut guard).map_err(|e| (e.to_string(), kind_of(&e)))
         })
         .await
-        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed((e.to_string(), StoreErrorKind::Permanent)))?
         .map_err(failed)
     }
 }
@@ -203,14 +207,18 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn upsert(
-        &self,
-        trade_date: NaiveDate,
-        rows: &[FeatureRow],
-    ) -> Result<UpsertSummary, StoreError> {
+    async fn commit(&self, commit: &SessionCommit<'_>) -> Result<UpsertSummary, StoreError> {
         let started = Instant::now();
-        check_rows(&self.describe(), trade_date, rows)?;
-        let rows = rows.to_vec();
+        let trade_date = commit.trade_date;
+        check_rows(&self.describe(), trade_date, commit.rows)?;
+        let rows = commit.rows.to_vec();
+        let week = match &commit.week {
+            Some(week) => {
+                check_ats_rows(&self.describe(), week.week_start, week.rows)?;
+                Some((week.week_start, week.rows.to_vec(), week.write))
+            }
+            None => None,
+        };
         let mut summary = self
             .with_conn(move |c| {
                 let date = trade_date.to_string();
@@ -245,6 +253,16 @@ impl Store for SqliteStore {
                             r.short_exempt_share.is_pending(),
                             r.ats_share_of_total.is_pending(),
                         ])?;
+                    }
+                }
+                if let Some((week_start, week_rows, write)) = &week {
+                    let recorded: bool = tx.query_row(
+                        "SELECT EXISTS (SELECT 1 FROM ats_weekly WHERE week_start = ?1)",
+                        [week_start.to_string()],
+                        |r| r.get(0),
+                    )?;
+                    if *write == WeekWrite::Replace || !recorded {
+                        write_ats_weekly(&tx, *week_start, week_rows)?;
                     }
                 }
                 tx.commit()?;
@@ -290,24 +308,8 @@ impl Store for SqliteStore {
         check_ats_rows(&self.describe(), week_start, rows)?;
         let rows = rows.to_vec();
         self.with_conn(move |c| {
-            let week = week_start.to_string();
-            let text = |d: Option<NaiveDate>| d.map(|d| d.to_string());
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            {
-                let mut stmt = tx.prepare(UPSERT_ATS_WEEKLY)?;
-                for r in &rows {
-                    stmt.execute(params![
-                        r.symbol,
-                        week,
-                        r.tier,
-                        r.ats_shares.map(|v| v.to_string()),
-                        r.otc_shares.map(|v| v.to_string()),
-                        text(r.last_update),
-                        text(r.initial_published),
-                        r.source.as_str(),
-                    ])?;
-                }
-            }
+            write_ats_weekly(&tx, week_start, &rows)?;
             tx.commit()?;
             Ok(rows.len())
         })
@@ -368,6 +370,41 @@ impl Store for SqliteStore {
     }
 }
 
+/// Another writer holding the database (busy, locked) may let go; everything else (a missing table,
+/// a constraint, a full disk, a corrupt file) needs someone to act.
+fn kind_of(e: &rusqlite::Error) -> StoreErrorKind {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreErrorKind::Transient
+        }
+        _ => StoreErrorKind::Permanent,
+    }
+}
+
+/// Upserts one week's `ats_weekly` rows inside the caller's transaction.
+fn write_ats_weekly(
+    tx: &rusqlite::Transaction<'_>,
+    week_start: NaiveDate,
+    rows: &[AtsWeeklyRow],
+) -> rusqlite::Result<()> {
+    let week = week_start.to_string();
+    let text = |d: Option<NaiveDate>| d.map(|d| d.to_string());
+    let mut stmt = tx.prepare(UPSERT_ATS_WEEKLY)?;
+    for r in rows {
+        stmt.execute(params![
+            r.symbol,
+            week,
+            r.tier,
+            r.ats_shares.map(|v| v.to_string()),
+            r.otc_shares.map(|v| v.to_string()),
+            text(r.last_update),
+            text(r.initial_published),
+            r.source.as_str(),
+        ])?;
+    }
+    Ok(())
+}
+
 /// An exact decimal stored as text (see [`SCHEMA`]).
 fn volume(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Option<Volume>> {
     let text: Option<String> = row.get(column)?;
@@ -390,4 +427,23 @@ fn bad_text(column: usize, text: &str, what: &str) -> rusqlite::Error {
         rusqlite::types::Type::Text,
         format!("{text:?} is not {what}").into(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_database_is_transient_a_missing_table_permanent() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert_eq!(kind_of(&busy), StoreErrorKind::Transient);
+        let conn = Connection::open_in_memory().expect("in-memory database");
+        let missing = conn
+            .execute("DELETE FROM no_such_table", [])
+            .expect_err("no such table");
+        assert_eq!(kind_of(&missing), StoreErrorKind::Permanent);
+    }
 }

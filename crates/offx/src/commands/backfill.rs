@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use offexchange::backfill::{backfill, BackfillEvent, BackfillOptions, BackfillSummary};
-use offexchange::{Engine, Settings};
+use offexchange::{BackfillEvent, BackfillOptions, BackfillSummary, Engine, Settings};
 
 use crate::cli::{BackfillArgs, SummaryFormat};
 use crate::commands::open_store;
@@ -68,19 +67,19 @@ pub async fn run(settings: &Settings, args: BackfillArgs) -> Result<()> {
             std::future::pending::<()>().await;
         }
     };
-    let outcome = backfill(
-        &engine,
-        store.as_ref(),
-        args.from,
-        args.to,
-        BackfillOptions {
-            concurrency: usize::from(args.concurrency),
-            force: args.force,
-        },
-        interrupt,
-        &mut on_event,
-    )
-    .await;
+    let outcome = engine
+        .backfill(
+            store.as_ref(),
+            args.from,
+            args.to,
+            BackfillOptions {
+                concurrency: usize::from(args.concurrency),
+                force: args.force,
+            },
+            interrupt,
+            &mut on_event,
+        )
+        .await;
     bar.finish_and_clear();
     match outcome {
         Ok(summary) => {
@@ -98,58 +97,5 @@ pub async fn run(settings: &Settings, args: BackfillArgs) -> Result<()> {
 }
 
 pub fn print_summary(summary: &BackfillSummary, format: SummaryFormat) -> Result<()> {
-    let secs = summary.elapsed.as_secs_f64().max(1e-9);
-    if format == SummaryFormat::Json {
-        let mut doc = serde_json::to_value(summary)?;
-        doc["elapsed_seconds"] = serde_json::json!(secs);
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-        return Ok(());
-    }
-    let range = format!(
-        "{} .. {}",
-        summary.from.map(|d| d.to_string()).unwrap_or_default(),
-        summary.to.map(|d| d.to_string()).unwrap_or_default()
-    );
-    let lines = [
-        ("range", range),
-        (
-            "NYSE sessions in range",
-            summary.sessions_in_range.to_string(),
-        ),
-        (
-            "already stored (skipped)",
-            summary.sessions_already_stored.to_string(),
-        ),
-        ("sessions stored now", summary.sessions_stored.to_string()),
-        (
-            "rows written",
-            format!(
-                "{} ({} inserted, {} updated)",
-                summary.rows_written, summary.rows_inserted, summary.rows_updated
-            ),
-        ),
-        (
-            "files fetched / not published",
-            format!("{} / {}", summary.files_fetched, summary.files_missing),
-        ),
-        ("elapsed", format!("{secs:.2} s")),
-        (
-            "throughput",
-            format!(
-                "{:.1} sessions/s, {:.0} rows/s",
-                summary.sessions_stored as f64 / secs,
-                summary.rows_written as f64 / secs
-            ),
-        ),
-        (
-            "interrupted",
-            if summary.interrupted {
-                "yes (re-run to resume)".into()
-            } else {
-                "no".into()
-            },
-        ),
-    ];
-    crate::output::print_summary_table("backfill", &lines);
-    Ok(())
+    crate::output::print_summary("backfill", summary, &summary.lines(), format)
 }

@@ -1,8 +1,7 @@
 //! `offx enrich --date D`: one session, printed and stored.
 
 use anyhow::{Context, Result};
-use offexchange::session::SessionOutcome;
-use offexchange::{Engine, Settings};
+use offexchange::{Engine, SessionOutcome, Settings};
 
 use crate::cli::{EnrichArgs, Global};
 use crate::output;
@@ -16,19 +15,15 @@ pub async fn run(settings: &Settings, global: &Global, args: EnrichArgs) -> Resu
     // A daily run always fetches afresh (FINRA re-posts corrected files) and refreshes the cache.
     let engine = Engine::new(settings.clone())?.with_cache(super::raw_cache()?, false);
     let outcome = engine
-        .run(args.date, args.symbols.as_deref(), store.as_deref())
+        .session(args.date, args.symbols.as_deref(), store.as_deref())
         .await
         .with_context(|| format!("session {} failed; nothing was written", args.date))?;
     match outcome {
         SessionOutcome::Closed { trade_date, reason } => {
             tracing::info!("{trade_date} is not an NYSE session ({reason}); nothing to do");
         }
-        SessionOutcome::Computed {
-            rows,
-            report,
-            stored,
-        } => {
-            output::log_report(&report, global.verbose > 0);
+        SessionOutcome::Computed { session, stored } => {
+            output::log_report(&session.report, global.verbose > 0);
             if let (Some(summary), Some(store)) = (&stored, &store) {
                 // PostgREST (return=minimal) cannot tell inserts from updates: say so, not "0 / 0".
                 let split = if summary.inserted + summary.updated == summary.rows {
@@ -43,7 +38,7 @@ pub async fn run(settings: &Settings, global: &Global, args: EnrichArgs) -> Resu
                     summary.elapsed.as_secs_f64() * 1e3
                 );
             }
-            output::print(args.format, &rows, &report, stored.as_ref())?;
+            output::print(args.format, &session.rows, &session.report, stored.as_ref())?;
         }
     }
     Ok(())

@@ -6,12 +6,13 @@ mod catch_up;
 mod db;
 mod enrich;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use offexchange::config::{self, ConfigError, Settings};
+use offexchange::overrides::{self, Spelling};
 use offexchange::source::cache::RawCache;
 use offexchange::store::{self, Store};
 
@@ -35,30 +36,20 @@ pub fn raw_cache() -> Result<Option<RawCache>, ConfigError> {
 
 /// Environment (and `.env`), overridden by flags; an error names the flag and its variable.
 pub fn settings(global: &Global) -> Result<Settings, ConfigError> {
-    config::load_dotenv();
-    let flags: HashMap<&str, (&str, &Option<String>)> = HashMap::from([
-        (config::ENV_BASE_URL, ("--base-url", &global.base_url)),
-        (config::ENV_MARKET, ("--market", &global.market)),
-        (config::ENV_TIMEOUT, ("--timeout", &global.timeout)),
-        (config::ENV_RETRIES, ("--retries", &global.retries)),
-        (config::ENV_BACKOFF, ("--backoff", &global.backoff)),
-        (config::ENV_USER_AGENT, ("--user-agent", &global.user_agent)),
-        (
-            config::ENV_API_BASE_URL,
-            ("--api-base-url", &global.api_base_url),
-        ),
-        (config::ENV_ATS_SOURCE, ("--ats-source", &global.ats_source)),
-    ]);
-    Settings::from_lookup(|name| match flags.get(name) {
-        Some((_, Some(value))) => Some(value.clone()),
-        _ => std::env::var(name).ok(),
-    })
-    .map_err(|mut e| {
-        if let Some((flag, Some(_))) = flags.get(e.variable.as_str()) {
-            e.variable = format!("{flag} ({})", e.variable);
-        }
-        e
-    })
+    let flags: BTreeMap<&str, String> = [
+        (config::ENV_BASE_URL, &global.base_url),
+        (config::ENV_MARKET, &global.market),
+        (config::ENV_TIMEOUT, &global.timeout),
+        (config::ENV_RETRIES, &global.retries),
+        (config::ENV_BACKOFF, &global.backoff),
+        (config::ENV_USER_AGENT, &global.user_agent),
+        (config::ENV_API_BASE_URL, &global.api_base_url),
+        (config::ENV_ATS_SOURCE, &global.ats_source),
+    ]
+    .into_iter()
+    .filter_map(|(variable, value)| value.clone().map(|v| (variable, v)))
+    .collect();
+    overrides::settings_with(&flags, Spelling::Flag)
 }
 
 /// The CLI's store rule: `--store`, else `OFFX_STORE`, else SQLite in the user data directory.

@@ -30,10 +30,9 @@ use tokio_postgres::Client;
 
 use self::connect::Target;
 use super::{
-    check_ats_rows, check_rows, redact_url, AtsWeeklyRow, Discovery, Store, StoreError, StoredRow,
-    UpsertSummary,
+    check_ats_rows, check_rows, redact_url, AtsWeeklyRow, Discovery, SessionCommit, Store,
+    StoreError, StoreErrorKind, StoredRow, UpsertSummary, WeekWrite,
 };
-use crate::features::FeatureRow;
 use crate::parse::ats::Carrier;
 use crate::volume::Volume;
 
@@ -233,8 +232,71 @@ impl PostgresStore {
         if !recoverable {
             self.broken.store(true, Ordering::SeqCst);
         }
-        StoreError::new(&self.described, format!("{doing}: {}", explain(e)))
+        StoreError::new(&self.described, format!("{doing}: {}", explain(e))).with_kind(kind_of(e))
     }
+}
+
+/// Transient: the connection (closed, I/O, timeout, SQLSTATE class 08), a serialization failure
+/// or deadlock (class 40), too many connections or out of resources (class 53), an operator
+/// intervention such as a restart or a terminated backend (class 57P). Everything else (a missing
+/// table, refused credentials, a constraint, bad data) is permanent.
+fn kind_of(e: &tokio_postgres::Error) -> StoreErrorKind {
+    let Some(db) = e.as_db_error() else {
+        // No server answer: the socket, TLS or a timeout.
+        return StoreErrorKind::Transient;
+    };
+    let code = db.code().code();
+    if ["08", "40", "53", "57P"]
+        .iter()
+        .any(|c| code.starts_with(c))
+    {
+        StoreErrorKind::Transient
+    } else {
+        StoreErrorKind::Permanent
+    }
+}
+
+/// Upserts one week's `ats_weekly` rows inside the caller's transaction (after a per-week
+/// advisory lock, so two writers of one week queue instead of deadlocking).
+async fn write_ats_weekly(
+    tx: &tokio_postgres::Transaction<'_>,
+    week_start: NaiveDate,
+    rows: &[AtsWeeklyRow],
+) -> Result<(), tokio_postgres::Error> {
+    // Byte order, so two writers of one week lock its rows in the same order.
+    let mut sorted: Vec<&AtsWeeklyRow> = rows.iter().collect();
+    sorted.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    let column = |f: fn(&AtsWeeklyRow) -> Option<String>| -> Vec<Option<String>> {
+        sorted.iter().map(|r| f(r)).collect()
+    };
+    let symbols = column(|r| Some(r.symbol.clone()));
+    let tiers = column(|r| Some(r.tier.clone()));
+    let ats = column(|r| r.ats_shares.map(|v| v.to_string()));
+    let otc = column(|r| r.otc_shares.map(|v| v.to_string()));
+    let sources = column(|r| Some(r.source.as_str().to_string()));
+    let updated: Vec<Option<NaiveDate>> = sorted.iter().map(|r| r.last_update).collect();
+    let published: Vec<Option<NaiveDate>> = sorted.iter().map(|r| r.initial_published).collect();
+    let key = -week_start.num_days_from_ce();
+    tx.query_typed(
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        &[(&LOCK_SPACE, Type::INT4), (&key, Type::INT4)],
+    )
+    .await?;
+    tx.query_typed(
+        UPSERT_ATS_WEEKLY,
+        &[
+            (&week_start, Type::DATE),
+            (&symbols, Type::TEXT_ARRAY),
+            (&tiers, Type::TEXT_ARRAY),
+            (&ats, Type::TEXT_ARRAY),
+            (&otc, Type::TEXT_ARRAY),
+            (&updated, Type::DATE_ARRAY),
+            (&published, Type::DATE_ARRAY),
+            (&sources, Type::TEXT_ARRAY),
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Why a stored row could not be read: the driver's error, or a value offx cannot use.
@@ -370,13 +432,13 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    async fn upsert(
-        &self,
-        trade_date: NaiveDate,
-        rows: &[FeatureRow],
-    ) -> Result<UpsertSummary, StoreError> {
+    async fn commit(&self, commit: &SessionCommit<'_>) -> Result<UpsertSummary, StoreError> {
         let started = Instant::now();
+        let (trade_date, rows) = (commit.trade_date, commit.rows);
         check_rows(&self.described, trade_date, rows)?;
+        if let Some(week) = &commit.week {
+            check_ats_rows(&self.described, week.week_start, week.rows)?;
+        }
         let mut client = self.client().await?;
         let fail = |doing: &str, e: tokio_postgres::Error| {
             self.error(
@@ -429,6 +491,21 @@ impl Store for PostgresStore {
             .query_typed(merge, &[(&trade_date, Type::DATE)])
             .await
             .map_err(|e| fail("merge", e))?;
+        if let Some(week) = &commit.week {
+            let recorded: bool = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM ats_weekly WHERE week_start = $1)",
+                    &[&week.week_start],
+                )
+                .await
+                .map_err(|e| fail("ats_weekly lookup", e))?
+                .get(0);
+            if week.write == WeekWrite::Replace || !recorded {
+                write_ats_weekly(&tx, week.week_start, week.rows)
+                    .await
+                    .map_err(|e| fail("ats_weekly merge", e))?;
+            }
+        }
         tx.commit().await.map_err(|e| fail("commit", e))?;
         let inserted = changed
             .iter()
@@ -471,21 +548,6 @@ impl Store for PostgresStore {
         rows: &[AtsWeeklyRow],
     ) -> Result<usize, StoreError> {
         check_ats_rows(&self.described, week_start, rows)?;
-        // Byte order, so two writers of one week lock its rows in the same order.
-        let mut sorted: Vec<&AtsWeeklyRow> = rows.iter().collect();
-        sorted.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-        let column = |f: fn(&AtsWeeklyRow) -> Option<String>| -> Vec<Option<String>> {
-            sorted.iter().map(|r| f(r)).collect()
-        };
-        let symbols = column(|r| Some(r.symbol.clone()));
-        let tiers = column(|r| Some(r.tier.clone()));
-        let ats = column(|r| r.ats_shares.map(|v| v.to_string()));
-        let otc = column(|r| r.otc_shares.map(|v| v.to_string()));
-        let sources = column(|r| Some(r.source.as_str().to_string()));
-        let updated: Vec<Option<NaiveDate>> = sorted.iter().map(|r| r.last_update).collect();
-        let published: Vec<Option<NaiveDate>> =
-            sorted.iter().map(|r| r.initial_published).collect();
-
         let mut client = self.client().await?;
         let fail = |doing: &str, e: tokio_postgres::Error| {
             self.error(
@@ -497,28 +559,9 @@ impl Store for PostgresStore {
             )
         };
         let tx = client.transaction().await.map_err(|e| fail("begin", e))?;
-        let key = -week_start.num_days_from_ce();
-        tx.query_typed(
-            "SELECT pg_advisory_xact_lock($1, $2)",
-            &[(&LOCK_SPACE, Type::INT4), (&key, Type::INT4)],
-        )
-        .await
-        .map_err(|e| fail("lock", e))?;
-        tx.query_typed(
-            UPSERT_ATS_WEEKLY,
-            &[
-                (&week_start, Type::DATE),
-                (&symbols, Type::TEXT_ARRAY),
-                (&tiers, Type::TEXT_ARRAY),
-                (&ats, Type::TEXT_ARRAY),
-                (&otc, Type::TEXT_ARRAY),
-                (&updated, Type::DATE_ARRAY),
-                (&published, Type::DATE_ARRAY),
-                (&sources, Type::TEXT_ARRAY),
-            ],
-        )
-        .await
-        .map_err(|e| fail("merge", e))?;
+        write_ats_weekly(&tx, week_start, rows)
+            .await
+            .map_err(|e| fail("merge", e))?;
         tx.commit().await.map_err(|e| fail("commit", e))?;
         Ok(rows.len())
     }

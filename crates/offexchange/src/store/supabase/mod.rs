@@ -29,7 +29,9 @@
 //! sent, not inserted and updated (both stay 0).
 
 mod credentials;
+mod errors;
 mod rest;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -38,20 +40,19 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 use url::Url;
 
 pub(super) use self::credentials::choice;
 pub use self::credentials::{ApiKey, SupabaseCredentials, KEY_VARS, URL_VARS};
+use self::errors::{advice, kind_of};
 pub use self::rest::PostgrestError;
 use self::rest::{Failure, Rest};
+use self::wire::{batches, raw_volume, AtsStored, AtsWire, LastUpdate, Stored, SymbolOnly, Wire};
 use super::{
-    check_ats_rows, check_rows, redact_url, AtsWeeklyRow, Discovery, Store, StoreError, StoredRow,
-    UpsertSummary,
+    check_ats_rows, check_rows, redact_url, AtsWeeklyRow, Discovery, SessionCommit, Store,
+    StoreError, StoredRow, UpsertSummary, WeekWrite,
 };
-use crate::features::{Feature, FeatureRow};
 use crate::parse::ats::Carrier;
-use crate::volume::Volume;
 
 const FEATURES: [&str; 3] = [
     "short_vol_share",
@@ -64,53 +65,6 @@ const ATS_WEEKLY_PATH: &str = "/rest/v1/ats_weekly";
 /// Every column of `ats_weekly`: each upsert sends them all.
 const ATS_WEEKLY_COLUMNS: &str = "symbol,week_start,tier,ats_shares,otc_shares,last_update_date,\
                                   initial_published_date,source";
-
-/// One `ats_weekly` row on the wire. Shares go as JSON strings holding the exact decimal
-/// (`"431668.624869"`): PostgreSQL reads them into `numeric` exactly, where a JSON number might
-/// pass through a float on the way.
-#[derive(Serialize)]
-struct AtsWire<'a> {
-    symbol: &'a str,
-    week_start: NaiveDate,
-    tier: &'a str,
-    ats_shares: Option<String>,
-    otc_shares: Option<String>,
-    last_update_date: Option<NaiveDate>,
-    initial_published_date: Option<NaiveDate>,
-    source: &'static str,
-}
-
-/// One `ats_weekly` row as PostgREST returns it: `numeric` comes back as a JSON number (kept as
-/// its raw text here, never a float) or, from some servers, a string.
-#[derive(Deserialize)]
-struct AtsStored {
-    symbol: String,
-    tier: String,
-    ats_shares: Option<Box<serde_json::value::RawValue>>,
-    otc_shares: Option<Box<serde_json::value::RawValue>>,
-    last_update_date: Option<NaiveDate>,
-    initial_published_date: Option<NaiveDate>,
-    source: String,
-}
-
-#[derive(Deserialize)]
-struct LastUpdate {
-    last_update_date: Option<NaiveDate>,
-}
-
-/// An exact decimal from a JSON number or string.
-fn raw_volume(raw: Option<&serde_json::value::RawValue>) -> Result<Option<Volume>, String> {
-    let Some(raw) = raw else { return Ok(None) };
-    let text = raw.get();
-    let text = match serde_json::from_str::<Option<String>>(text) {
-        Ok(Some(s)) => s,
-        Ok(None) => return Ok(None),
-        Err(_) => text.to_string(),
-    };
-    Volume::parse(text.as_bytes())
-        .map(Some)
-        .map_err(|e| format!("a share volume {text:?} is {e}"))
-}
 
 /// Request sizes, timeouts and retries. `batch_size` and `timeout`/`retries` can also be given
 /// in the store URL: `supabase:?batch_size=500&timeout=60&retries=5`.
@@ -282,7 +236,7 @@ impl SupabaseStore {
             message.push_str("; ");
             message.push_str(advice);
         }
-        StoreError::new(&self.project, message)
+        StoreError::new(&self.project, message).with_kind(kind_of(failure))
     }
 
     /// Every row matching `filters`, page by page.
@@ -316,107 +270,6 @@ impl SupabaseStore {
             full_seen = true;
         }
     }
-}
-
-/// What to do about a failure, when the status or code says.
-fn advice(failure: &Failure) -> Option<&'static str> {
-    let status = failure.status.map(|s| s.as_u16());
-    if failure.target.contains(ATS_WEEKLY_PATH) {
-        return match (status, failure.code()) {
-            (_, Some("PGRST205" | "42P01" | "42703" | "PGRST204")) | (Some(404), _) => Some(
-                "create or update the table: apply migrations/002_ats_weekly.sql (offx db init \
-                 --store \"$SUPABASE_DB_URL\", or paste it into the SQL editor), then reload the \
-                 schema cache",
-            ),
-            (_, Some("42P10")) => {
-                Some("ats_weekly needs a primary key or unique constraint on (symbol, week_start)")
-            }
-            (_, Some("42501")) | (Some(403), _) => Some(
-                "the key's role may not write ats_weekly (row-level security?); use \
-                 SUPABASE_SERVICE_ROLE_KEY for writes",
-            ),
-            (Some(401), _) => Some("the API key was refused: check the project URL and key"),
-            _ => None,
-        };
-    }
-    match (status, failure.code()) {
-        (_, Some("PGRST205" | "42P01")) | (Some(404), _) => Some(
-            "create the table: apply migrations/001_daily_features.sql (offx db init --store \
-             \"$SUPABASE_DB_URL\", or paste it into the SQL editor), then reload the schema cache",
-        ),
-        (_, Some("42703" | "PGRST204")) => {
-            Some("daily_features lacks a feature column: apply migrations/001_daily_features.sql")
-        }
-        (_, Some("42P10")) => {
-            Some("daily_features needs a primary key or unique constraint on (symbol, trade_date)")
-        }
-        (_, Some("42501")) | (Some(403), _) => Some(
-            "the key's role may not write daily_features (row-level security?); use \
-             SUPABASE_SERVICE_ROLE_KEY for writes",
-        ),
-        (Some(401), _) => Some("the API key was refused: check the project URL and key"),
-        _ => None,
-    }
-}
-
-/// One row on the wire: a pending cell is left out, so the upsert does not touch it.
-#[derive(Serialize)]
-struct Wire<'a> {
-    symbol: &'a str,
-    trade_date: NaiveDate,
-    #[serde(skip_serializing_if = "pending")]
-    short_vol_share: Feature,
-    #[serde(skip_serializing_if = "pending")]
-    short_exempt_share: Feature,
-    #[serde(skip_serializing_if = "pending")]
-    ats_share_of_total: Feature,
-}
-
-fn pending(cell: &Feature) -> bool {
-    cell.is_pending()
-}
-
-/// Rows grouped by which cells are pending (the same keys in every object of a POST), then cut
-/// into batches. Groups come in a fixed order, rows in their given order.
-fn batches(rows: &[FeatureRow], batch_size: usize) -> Vec<(String, Vec<&FeatureRow>)> {
-    let mut groups: BTreeMap<[bool; 3], Vec<&FeatureRow>> = BTreeMap::new();
-    for r in rows {
-        let mask = [
-            r.short_vol_share.is_pending(),
-            r.short_exempt_share.is_pending(),
-            r.ats_share_of_total.is_pending(),
-        ];
-        groups.entry(mask).or_default().push(r);
-    }
-    let mut out = Vec::new();
-    for (mask, group) in groups {
-        let mut columns = vec!["symbol", "trade_date"];
-        columns.extend(
-            FEATURES
-                .iter()
-                .zip(mask)
-                .filter(|(_, p)| !p)
-                .map(|(c, _)| *c),
-        );
-        let columns = columns.join(",");
-        for chunk in group.chunks(batch_size.max(1)) {
-            out.push((columns.clone(), chunk.to_vec()));
-        }
-    }
-    out
-}
-
-#[derive(Deserialize)]
-struct SymbolOnly {
-    symbol: String,
-}
-
-#[derive(Deserialize)]
-struct Stored {
-    symbol: String,
-    short_vol_share: Option<f64>,
-    short_exempt_share: Option<f64>,
-    ats_share_of_total: Option<f64>,
 }
 
 const MISSING_FILTER: &str =
@@ -472,13 +325,15 @@ impl Store for SupabaseStore {
         Ok(symbols)
     }
 
-    async fn upsert(
-        &self,
-        trade_date: NaiveDate,
-        rows: &[FeatureRow],
-    ) -> Result<UpsertSummary, StoreError> {
+    /// REST has no transaction across requests: the rows go in batches, then the week's record
+    /// (a failure there leaves the week unrecorded, and the next session or catch-up records it).
+    async fn commit(&self, commit: &SessionCommit<'_>) -> Result<UpsertSummary, StoreError> {
         let started = Instant::now();
+        let (trade_date, rows) = (commit.trade_date, commit.rows);
         check_rows(&self.project, trade_date, rows)?;
+        if let Some(week) = &commit.week {
+            check_ats_rows(&self.project, week.week_start, week.rows)?;
+        }
         let batches = batches(rows, self.settings.batch_size);
         let total = batches.len();
         let mut sent = 0;
@@ -526,6 +381,15 @@ impl Store for SupabaseStore {
             summary.batches,
             summary.elapsed.as_secs_f64() * 1e3
         );
+        if let Some(week) = &commit.week {
+            let recorded = !self
+                .ats_weekly_last_update(&[week.week_start])
+                .await?
+                .is_empty();
+            if week.write == WeekWrite::Replace || !recorded {
+                self.upsert_ats_weekly(week.week_start, week.rows).await?;
+            }
+        }
         Ok(summary)
     }
 
@@ -657,6 +521,7 @@ impl Store for SupabaseStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::{Feature, FeatureRow};
 
     fn row(symbol: &str, cells: [Feature; 3]) -> FeatureRow {
         FeatureRow {

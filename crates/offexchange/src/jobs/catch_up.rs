@@ -9,7 +9,7 @@
 //!    their week is now published, exactly those rows are recomputed and upserted.
 //! 2. **Revisions.** Every week of the last [`REVISION_WEEKS`] (the week of `until` and the seven
 //!    before it) that has stored rows is read again from FINRA, bypassing every cache
-//!    ([`Engine::load_ats_fresh`]), and FINRA's latest `lastUpdateDate` is compared with the one
+//!    (bypassing every cache), and FINRA's latest `lastUpdateDate` is compared with the one
 //!    recorded in `ats_weekly`. When FINRA's is newer (a revision, or a tier published since), or
 //!    when the week has no record yet, `ats_share_of_total` is recomputed for every stored symbol
 //!    of every stored session of the week, and then the week's `ats_weekly` rows are written.
@@ -22,24 +22,30 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{Duration, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::session::assemble;
 use crate::calendar;
-use crate::features::{self, Feature, RegShoDay};
-use crate::session::{assemble, AtsLoad, Engine, EngineError, SessionReport};
-use crate::store::{merged, Store, StoredRow};
+use crate::datasets::otc_weekly::{self, AtsLoad};
+use crate::engine::{Engine, EngineError};
+use crate::features::Feature;
+use crate::report::{list, SessionReport, SummaryLine};
+use crate::store::{merged, SessionCommit, Store, StoredRow, WeekWrite};
 
 /// How many weeks back catch-up looks for revisions: the week of `until` and the seven before.
 /// FINRA publishes a week two to four weeks after it; revisions come soon after publication.
 pub const REVISION_WEEKS: i64 = 8;
 
 /// What a catch-up did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CatchUpSummary {
+    /// First day looked at for nulls.
     pub from: Option<NaiveDate>,
+    /// Last day looked at.
     pub until: Option<NaiveDate>,
     /// Stored sessions in the window with at least one null `ats_share_of_total`.
     pub sessions_with_nulls: usize,
+    /// Stored rows in the window with a null `ats_share_of_total`.
     pub rows_with_nulls: usize,
     /// Weeks whose ATS data was read (those with nulls, and the recent ones with stored rows).
     pub weeks_checked: usize,
@@ -47,6 +53,7 @@ pub struct CatchUpSummary {
     pub weeks_awaited: Vec<NaiveDate>,
     /// Weeks whose FINRA `lastUpdateDate` is newer than the recorded one: recomputed whole.
     pub weeks_revised: usize,
+    /// Those weeks.
     pub revised_weeks: Vec<NaiveDate>,
     /// Published weeks with stored rows but no `ats_weekly` record yet: recomputed whole, then
     /// recorded.
@@ -59,9 +66,62 @@ pub struct CatchUpSummary {
     pub rows_written: usize,
 }
 
-/// Looks back `days` calendar days from `until` for nulls, and [`REVISION_WEEKS`] weeks for
-/// revisions.
-pub async fn catch_up(
+impl CatchUpSummary {
+    /// The summary for people, one `label | value` line each. `rows_written` splits into filled,
+    /// revised and rewritten-unchanged rows, so the three add up.
+    pub fn lines(&self) -> Vec<SummaryLine> {
+        let day = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+        let revised = if self.revised_weeks.is_empty() {
+            "0".to_string()
+        } else {
+            format!("{} ({})", self.weeks_revised, list(&self.revised_weeks, 8))
+        };
+        vec![
+            SummaryLine::new(
+                "window",
+                format!("{} .. {}", day(self.from), day(self.until)),
+            ),
+            SummaryLine::new(
+                "sessions with null ats_share_of_total",
+                self.sessions_with_nulls,
+            ),
+            SummaryLine::new("rows with null ats_share_of_total", self.rows_with_nulls),
+            SummaryLine::new("weeks checked", self.weeks_checked),
+            SummaryLine::new("weeks revised by FINRA (recomputed)", revised),
+            SummaryLine::new(
+                "weeks recorded in ats_weekly for the first time",
+                self.weeks_recorded,
+            ),
+            SummaryLine::new("rows written", self.rows_written),
+            SummaryLine::new("  rows filled (null -> value)", self.rows_filled),
+            SummaryLine::new("  rows changed by a revision", self.rows_revised),
+            SummaryLine::new(
+                "  rows rewritten unchanged (a null: not in the week's data)",
+                self.rows_written
+                    .saturating_sub(self.rows_filled + self.rows_revised),
+            ),
+            SummaryLine::new(
+                "weeks still awaited from FINRA",
+                list(&self.weeks_awaited, 4),
+            ),
+        ]
+    }
+}
+
+impl Engine {
+    /// **The catch-up job**: looks back `days` calendar days from `until` for nulls, and
+    /// [`REVISION_WEEKS`] weeks for revisions (see the module doc).
+    pub async fn catch_up(
+        &self,
+        store: &dyn Store,
+        until: NaiveDate,
+        days: u16,
+    ) -> Result<CatchUpSummary, EngineError> {
+        catch_up(self, store, until, days).await
+    }
+}
+
+async fn catch_up(
     engine: &Engine,
     store: &dyn Store,
     until: NaiveDate,
@@ -140,14 +200,16 @@ pub async fn catch_up(
             recompute_week(engine, store, monday, &ats, &mut summary).await?;
         } else if let Some(dates) = nulls.remove(&monday) {
             for (date, rows) in dates {
-                recompute(engine, store, date, &ats, &rows, &mut summary).await?;
+                recompute(engine, store, date, &ats, &rows, None, &mut summary).await?;
             }
         }
     }
     Ok(summary)
 }
 
-/// Recomputes every stored session of the week, then records the week in `ats_weekly`.
+/// Recomputes every stored session of the week; the last one's commit rewrites the week's
+/// `ats_weekly` record in the same transaction (a run that stops before it leaves the week
+/// looking unrecorded or revised, so the next run does it again).
 async fn recompute_week(
     engine: &Engine,
     store: &dyn Store,
@@ -158,31 +220,28 @@ async fn recompute_week(
     let dates = store
         .dates_with_rows(&calendar::sessions_of_week(monday))
         .await?;
-    let mut first_day: Option<RegShoDay> = None;
+    let last = dates.last().copied();
     for date in dates {
         let stored = store.read(date).await?;
-        let regsho = recompute(engine, store, date, ats, &stored, summary).await?;
-        first_day.get_or_insert(regsho);
-    }
-    if let (Some(week), Some(regsho)) = (&ats.week, &first_day) {
-        let rows = features::ats_weekly_rows(week, regsho, ats.carrier);
-        store.upsert_ats_weekly(monday, &rows).await?;
+        let write = (Some(date) == last).then_some(WeekWrite::Replace);
+        recompute(engine, store, date, ats, &stored, write, summary).await?;
     }
     Ok(())
 }
 
-/// Recomputes `ats_share_of_total` of the `stored` rows of `date` and upserts that column only.
-/// Returns the day's Reg SHO data (which the ATS symbols are mapped onto).
+/// Recomputes `ats_share_of_total` of the `stored` rows of `date` and upserts that column only,
+/// with the week's record when `week` says so.
 async fn recompute(
     engine: &Engine,
     store: &dyn Store,
     date: NaiveDate,
     ats: &AtsLoad,
     stored: &[StoredRow],
+    week: Option<WeekWrite>,
     summary: &mut CatchUpSummary,
-) -> Result<RegShoDay, EngineError> {
+) -> Result<(), EngineError> {
     let symbols: Vec<String> = stored.iter().map(|r| r.symbol.clone()).collect();
-    let mut report = engine.new_report(date, Some(&symbols));
+    let mut report = engine.session_report(date, Some(symbols.len()));
     let regsho = engine.load_regsho(date, &mut report).await?;
     let mut rows = assemble(date, &regsho, ats, Some(&symbols), &[], &mut report);
     for row in &mut rows {
@@ -201,7 +260,13 @@ async fn recompute(
             _ => {}
         }
     }
-    let written = store.upsert(date, &rows).await?;
+    let week_rows = match week {
+        Some(_) => otc_weekly::week_record(ats, &regsho),
+        None => Vec::new(),
+    };
+    let monday = calendar::week_start(date);
+    let commit = SessionCommit::with_week(date, &rows, monday, &week_rows, week);
+    let written = store.commit(&commit).await?;
     summary.rows_written += written.rows;
-    Ok(regsho)
+    Ok(())
 }

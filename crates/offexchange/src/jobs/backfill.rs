@@ -1,0 +1,354 @@
+//! The backfill job: many sessions, streamed, resumable, each weekly file fetched once.
+//!
+//! Sessions are computed `concurrency` at a time but committed in date order, one store
+//! transaction per session, so an interruption (Ctrl-C, a failed session, a killed process)
+//! leaves whole sessions behind and nothing half-written. A re-run skips the sessions the store
+//! already holds (unless forced). The ATS week is fetched once and shared by the sessions of that
+//! week; it is dropped when the range moves past it, so memory stays flat however long the range.
+//!
+//! Every committed session has its week's `ats_weekly` record: the first session of a week this
+//! run commits carries the record (written unless the store has one, see
+//! [`WeekWrite::IfAbsent`]), and when the run computed every session of the week, the last one
+//! rewrites it ([`WeekWrite::Replace`]): all stored values of the week then reflect it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
+
+use super::session::assemble;
+use crate::calendar;
+use crate::datasets::otc_weekly::{self, AtsLoad};
+use crate::engine::{Engine, EngineError};
+use crate::features::{FeatureRow, RegShoDay};
+use crate::report::{SessionReport, SummaryLine};
+use crate::store::{Discovery, SessionCommit, Store, UpsertSummary, WeekWrite};
+
+/// How to run a backfill.
+#[derive(Debug, Clone, Copy)]
+pub struct BackfillOptions {
+    /// Sessions prepared at once (each fetches its day's files concurrently).
+    pub concurrency: usize,
+    /// Redo sessions the store already holds.
+    pub force: bool,
+}
+
+/// Progress, reported as it happens.
+#[derive(Debug)]
+pub enum BackfillEvent<'a> {
+    /// The plan: sessions to run, and those skipped because the store has them.
+    Planned {
+        /// Sessions this run computes.
+        to_run: usize,
+        /// Sessions skipped because the store holds them.
+        already_stored: usize,
+    },
+    /// One session committed.
+    Stored {
+        /// The session.
+        trade_date: NaiveDate,
+        /// What the store did.
+        stored: &'a UpsertSummary,
+        /// What was fetched and noticed.
+        report: &'a SessionReport,
+    },
+}
+
+/// What a backfill did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BackfillSummary {
+    /// First date of the range.
+    pub from: Option<NaiveDate>,
+    /// Last date of the range.
+    pub to: Option<NaiveDate>,
+    /// NYSE sessions in the range.
+    pub sessions_in_range: usize,
+    /// Sessions committed by this run.
+    pub sessions_stored: usize,
+    /// Sessions skipped because the store held them.
+    pub sessions_already_stored: usize,
+    /// Rows written.
+    pub rows_written: usize,
+    /// Rows that were new (0 with both counts 0: the store cannot tell, as over REST).
+    pub rows_inserted: usize,
+    /// Rows that replaced stored ones.
+    pub rows_updated: usize,
+    /// Files (or API partitions) read.
+    pub files_fetched: usize,
+    /// Files FINRA has not published.
+    pub files_missing: usize,
+    /// Stopped by an interrupt after the last whole session.
+    pub interrupted: bool,
+    /// Wall time.
+    #[serde(rename = "elapsed_seconds", with = "seconds")]
+    pub elapsed: Duration,
+}
+
+impl BackfillSummary {
+    /// The summary for people, one `label | value` line each.
+    pub fn lines(&self) -> Vec<SummaryLine> {
+        let day = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+        let split = if self.rows_inserted + self.rows_updated == self.rows_written {
+            format!(
+                "{} ({} inserted, {} updated)",
+                self.rows_written, self.rows_inserted, self.rows_updated
+            )
+        } else {
+            format!(
+                "{} (the store does not report inserts and updates apart)",
+                self.rows_written
+            )
+        };
+        let mut lines = vec![
+            SummaryLine::new("range", format!("{} .. {}", day(self.from), day(self.to))),
+            SummaryLine::new("sessions in range", self.sessions_in_range),
+            SummaryLine::new("sessions stored", self.sessions_stored),
+            SummaryLine::new(
+                "sessions already stored (skipped)",
+                self.sessions_already_stored,
+            ),
+            SummaryLine::new("rows written", split),
+            SummaryLine::new("files fetched", self.files_fetched),
+            SummaryLine::new("files not published", self.files_missing),
+        ];
+        if !self.elapsed.is_zero() {
+            let secs = self.elapsed.as_secs_f64();
+            lines.push(SummaryLine::new("elapsed", format!("{secs:.2} s")));
+            lines.push(SummaryLine::new(
+                "throughput",
+                format!(
+                    "{:.1} sessions/s, {:.0} rows/s",
+                    self.sessions_stored as f64 / secs,
+                    self.rows_written as f64 / secs
+                ),
+            ));
+        }
+        lines.push(SummaryLine::new(
+            "interrupted",
+            if self.interrupted {
+                "yes: whole sessions kept, re-run to resume"
+            } else {
+                "no"
+            },
+        ));
+        lines
+    }
+}
+
+/// A backfill that stopped on a failed session; `summary` says what was committed before it.
+#[derive(Debug, thiserror::Error)]
+#[error("session {trade_date} failed (nothing of it was written); {} earlier sessions stay committed, re-run to resume: {error}", summary.sessions_stored)]
+pub struct BackfillError {
+    /// The session that failed.
+    pub trade_date: NaiveDate,
+    /// Why.
+    pub error: EngineError,
+    /// What the run committed before it.
+    pub summary: BackfillSummary,
+}
+
+/// One week's ATS data and its report lines, shared by the week's sessions.
+type AtsShared = Arc<(AtsLoad, SessionReport)>;
+type WeekCell = Arc<OnceCell<AtsShared>>;
+type Weeks = Arc<Mutex<HashMap<NaiveDate, WeekCell>>>;
+
+/// A session fetched and parsed, and computed too when no stored symbols need adding.
+struct Prepared {
+    date: NaiveDate,
+    regsho: RegShoDay,
+    ats: AtsShared,
+    report: SessionReport,
+    rows: Option<Vec<FeatureRow>>,
+}
+
+impl Engine {
+    /// **The backfill job**: every NYSE session in `from..=to` into `store`, each committed with
+    /// its week's record, stopping cleanly when `interrupt` completes (after the session being
+    /// committed).
+    pub async fn backfill(
+        &self,
+        store: &dyn Store,
+        from: NaiveDate,
+        to: NaiveDate,
+        options: BackfillOptions,
+        interrupt: impl Future<Output = ()>,
+        on_event: &mut (dyn FnMut(BackfillEvent<'_>) + Send),
+    ) -> Result<BackfillSummary, BackfillError> {
+        let started = Instant::now();
+        let sessions: Vec<NaiveDate> = calendar::sessions_between(from, to).collect();
+        let mut summary = BackfillSummary {
+            from: Some(from),
+            to: Some(to),
+            sessions_in_range: sessions.len(),
+            ..BackfillSummary::default()
+        };
+        let failed = |date: NaiveDate, error: EngineError, mut summary: BackfillSummary| {
+            summary.elapsed = started.elapsed();
+            BackfillError {
+                trade_date: date,
+                error,
+                summary,
+            }
+        };
+        let done = if options.force {
+            Vec::new()
+        } else {
+            match store.dates_with_rows(&sessions).await {
+                Ok(done) => done,
+                Err(e) => return Err(failed(from, e.into(), summary)),
+            }
+        };
+        let to_run: Vec<NaiveDate> = sessions
+            .iter()
+            .copied()
+            .filter(|d| !done.contains(d))
+            .collect();
+        summary.sessions_already_stored = sessions.len() - to_run.len();
+        on_event(BackfillEvent::Planned {
+            to_run: to_run.len(),
+            already_stored: summary.sessions_already_stored,
+        });
+
+        // Sessions are prepared (fetched and parsed) on spawned tasks so downloads keep going
+        // while the store commits; the store itself is only touched here, one session at a time.
+        let weeks: Weeks = Arc::new(Mutex::new(HashMap::new()));
+        let prepared = futures::stream::iter(to_run)
+            .map(|date| {
+                let (engine, weeks) = (self.clone(), Arc::clone(&weeks));
+                tokio::spawn(async move { prepare(&engine, date, &weeks, !options.force).await })
+            })
+            .buffered(options.concurrency.max(1));
+        futures::pin_mut!(prepared);
+        futures::pin_mut!(interrupt);
+        // The week being committed, and how many of its sessions this run committed.
+        let mut open_week: Option<(NaiveDate, usize)> = None;
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = &mut interrupt => {
+                    summary.interrupted = true;
+                    break;
+                }
+                next = prepared.next() => next,
+            };
+            let Some(joined) = next else { break };
+            let Prepared {
+                date,
+                regsho,
+                ats,
+                mut report,
+                rows,
+            } = match joined {
+                Ok(Ok(prepared)) => prepared,
+                Ok(Err((date, error))) => return Err(failed(date, error, summary)),
+                Err(panic) => std::panic::resume_unwind(panic.into_panic()),
+            };
+            // A forced run over stored sessions adds the symbols the store holds; otherwise the
+            // session was computed on its task, off this loop.
+            let rows = match rows {
+                Some(rows) => rows,
+                None => match store.discover_symbols(date, Discovery::All).await {
+                    Ok(stored) => assemble(date, &regsho, &ats.0, None, &stored, &mut report),
+                    Err(e) => return Err(failed(date, e.into(), summary)),
+                },
+            };
+            let monday = calendar::week_start(date);
+            let committed_before = match open_week {
+                Some((week, n)) if week == monday => n,
+                _ => 0,
+            };
+            let completes_week = committed_before + 1 == calendar::sessions_of_week(monday).len();
+            // The week's first session here carries the record (if the store has none); the one
+            // completing a week computed whole by this run rewrites it; the others need not.
+            let write = if completes_week {
+                Some(WeekWrite::Replace)
+            } else if committed_before == 0 {
+                Some(WeekWrite::IfAbsent)
+            } else {
+                None
+            };
+            let week_rows = match write {
+                Some(_) => otc_weekly::week_record(&ats.0, &regsho),
+                None => Vec::new(),
+            };
+            let commit = SessionCommit::with_week(date, &rows, monday, &week_rows, write);
+            let stored = match store.commit(&commit).await {
+                Ok(stored) => stored,
+                Err(e) => return Err(failed(date, e.into(), summary)),
+            };
+            open_week = Some((monday, committed_before + 1));
+            summary.sessions_stored += 1;
+            summary.rows_written += stored.rows;
+            summary.rows_inserted += stored.inserted;
+            summary.rows_updated += stored.updated;
+            summary.files_fetched += report.files_fetched();
+            summary.files_missing += report.files_missing();
+            on_event(BackfillEvent::Stored {
+                trade_date: date,
+                stored: &stored,
+                report: &report,
+            });
+            // Weeks before this one are finished: let their ATS data go.
+            if let Ok(mut weeks) = weeks.lock() {
+                weeks.retain(|week, _| *week >= monday);
+            }
+        }
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    }
+}
+
+/// Fetches and parses one session's files (the ATS week from, or into, the memo); with
+/// `compute`, also computes its rows (a session the plan found empty in the store).
+async fn prepare(
+    engine: &Engine,
+    date: NaiveDate,
+    weeks: &Weeks,
+    compute: bool,
+) -> Result<Prepared, (NaiveDate, EngineError)> {
+    let monday = calendar::week_start(date);
+    let cell = match weeks.lock() {
+        Ok(mut weeks) => Arc::clone(weeks.entry(monday).or_default()),
+        Err(_) => Arc::new(OnceCell::new()),
+    };
+    let mut report = engine.session_report(date, None);
+    let mut regsho_part = SessionReport::default();
+    let ats_week = cell.get_or_try_init(|| async {
+        let mut part = SessionReport::default();
+        let load = engine.load_ats(date, &mut part).await?;
+        Ok::<_, EngineError>(Arc::new((load, part)))
+    });
+    let (regsho, ats) = futures::try_join!(engine.load_regsho(date, &mut regsho_part), ats_week)
+        .map_err(|e| (date, e))?;
+    report.absorb(regsho_part);
+    report.absorb(ats.1.clone());
+    let rows = compute.then(|| assemble(date, &regsho, &ats.0, None, &[], &mut report));
+    Ok(Prepared {
+        date,
+        regsho,
+        ats: Arc::clone(ats),
+        report,
+        rows,
+    })
+}
+
+/// A duration as fractional seconds in JSON (`elapsed_seconds`).
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Ok(Duration::try_from_secs_f64(secs).unwrap_or_default())
+    }
+}

@@ -1,0 +1,21 @@
+//! Whole jobs, each the only place its path is written: one session ([`Engine::session`] and its
+//! stages), a backfill range ([`Engine::backfill`]), catch-up ([`Engine::catch_up`]).
+//!
+//! A job owns order, concurrency, transactions and the report. Every session a job stores is one
+//! [`crate::store::SessionCommit`]: its `daily_features` rows and its week's `ats_weekly` record in
+//! one transaction. The fronts (`offx`, the Python binding, the Prefect flows) call these and show
+//! what they return.
+//!
+//! [`Engine::session`]: crate::Engine::session
+//! [`Engine::backfill`]: crate::Engine::backfill
+//! [`Engine::catch_up`]: crate::Engine::catch_up
+
+mod backfill;
+mod catch_up;
+mod session;
+#[cfg(test)]
+mod tests;
+
+pub use backfill::{BackfillError, BackfillEvent, BackfillOptions, BackfillSummary};
+pub use catch_up::{CatchUpSummary, REVISION_WEEKS};
+pub use session::{ComputedSession, SessionInputs, SessionOutcome};

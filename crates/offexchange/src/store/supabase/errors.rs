@@ -1,0 +1,56 @@
+//! What a PostgREST failure means: whether retrying can help, and what to do about it.
+
+use super::rest::Failure;
+use super::ATS_WEEKLY_PATH;
+use crate::store::StoreErrorKind;
+
+/// Transient: no answer (connection, timeout), HTTP 429 or 5xx. Permanent: every other answer
+/// (auth, a missing table, a constraint, a bad request, a redirect).
+pub(super) fn kind_of(failure: &Failure) -> StoreErrorKind {
+    match failure.status.map(|s| s.as_u16()) {
+        None => StoreErrorKind::Transient,
+        Some(429) | Some(500..=599) => StoreErrorKind::Transient,
+        Some(_) => StoreErrorKind::Permanent,
+    }
+}
+
+/// What to do about a failure, when the status or code says.
+pub(super) fn advice(failure: &Failure) -> Option<&'static str> {
+    let status = failure.status.map(|s| s.as_u16());
+    if failure.target.contains(ATS_WEEKLY_PATH) {
+        return match (status, failure.code()) {
+            (_, Some("PGRST205" | "42P01" | "42703" | "PGRST204")) | (Some(404), _) => Some(
+                "create or update the table: apply migrations/002_ats_weekly.sql (offx db init \
+                 --store \"$SUPABASE_DB_URL\", or paste it into the SQL editor), then reload the \
+                 schema cache",
+            ),
+            (_, Some("42P10")) => {
+                Some("ats_weekly needs a primary key or unique constraint on (symbol, week_start)")
+            }
+            (_, Some("42501")) | (Some(403), _) => Some(
+                "the key's role may not write ats_weekly (row-level security?); use \
+                 SUPABASE_SERVICE_ROLE_KEY for writes",
+            ),
+            (Some(401), _) => Some("the API key was refused: check the project URL and key"),
+            _ => None,
+        };
+    }
+    match (status, failure.code()) {
+        (_, Some("PGRST205" | "42P01")) | (Some(404), _) => Some(
+            "create the table: apply migrations/001_daily_features.sql (offx db init --store \
+             \"$SUPABASE_DB_URL\", or paste it into the SQL editor), then reload the schema cache",
+        ),
+        (_, Some("42703" | "PGRST204")) => {
+            Some("daily_features lacks a feature column: apply migrations/001_daily_features.sql")
+        }
+        (_, Some("42P10")) => {
+            Some("daily_features needs a primary key or unique constraint on (symbol, trade_date)")
+        }
+        (_, Some("42501")) | (Some(403), _) => Some(
+            "the key's role may not write daily_features (row-level security?); use \
+             SUPABASE_SERVICE_ROLE_KEY for writes",
+        ),
+        (Some(401), _) => Some("the API key was refused: check the project URL and key"),
+        _ => None,
+    }
+}
