@@ -24,6 +24,7 @@ use crate::volume::Volume;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(into = "Option<f64>")]
 pub enum Feature {
+    /// A ratio in [0, 1].
     Value(f64),
     /// Known to be null.
     Null,
@@ -32,6 +33,7 @@ pub enum Feature {
 }
 
 impl Feature {
+    /// The ratio, or `None` for a null or pending cell.
     pub fn value(self) -> Option<f64> {
         match self {
             Feature::Value(v) => Some(v),
@@ -39,6 +41,7 @@ impl Feature {
         }
     }
 
+    /// Null only because its FINRA file is not published yet.
     pub fn is_pending(self) -> bool {
         self == Feature::Pending
     }
@@ -53,25 +56,33 @@ impl From<Feature> for Option<f64> {
 /// The output row, keyed by `(symbol, trade_date)`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FeatureRow {
+    /// FINRA's Reg SHO spelling, byte for byte (`BRK/B`; `CPK` and `CpK` differ).
     pub symbol: String,
+    /// The NYSE session.
     pub trade_date: NaiveDate,
+    /// Short volume / total volume.
     pub short_vol_share: Feature,
+    /// Short exempt volume / total volume.
     pub short_exempt_share: Feature,
+    /// Weekly ATS shares / (ATS + non-ATS OTC shares), on every session of the week.
     pub ats_share_of_total: Feature,
 }
 
 /// One symbol's Reg SHO volumes for the day, summed over the files that make up the market.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DayVolumes {
+    /// `ShortVolume`, summed over the market's files.
     pub short: Volume,
     /// `None` when a contributing file has no `ShortExemptVolume` column.
     pub exempt: Option<Volume>,
+    /// `TotalVolume`, summed over the market's files.
     pub total: Volume,
 }
 
 /// The day's Reg SHO data, composed from one or more facility files.
 #[derive(Debug, Clone, Default)]
 pub struct RegShoDay {
+    /// Per symbol, byte-exact spelling.
     pub volumes: HashMap<String, DayVolumes, FxBuildHasher>,
     /// At least one component file was published.
     pub published: bool,
@@ -226,6 +237,7 @@ pub struct AtsWeeklyRow {
     pub last_update: Option<NaiveDate>,
     /// FINRA's `initialPublishedDate` of the symbol's rows (the earliest).
     pub initial_published: Option<NaiveDate>,
+    /// Where the week was read from: the Query API or the mirror's ZIP.
     pub source: Carrier,
 }
 

@@ -24,7 +24,7 @@
 //! summaries they return ([`SessionReport::lines`], [`BackfillSummary::lines`],
 //! [`CatchUpSummary::lines`]).
 
-// MISSING_DOCS_TODO
+#![warn(missing_docs)]
 
 pub mod calendar;
 pub mod config;

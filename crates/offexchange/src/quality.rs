@@ -11,14 +11,18 @@ const MAX_DETAILS: usize = 200;
 /// A data line that could not be used.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SkippedLine {
+    /// 1-based line number in the file.
     pub line: u64,
+    /// Why it was skipped.
     pub reason: String,
 }
 
 /// A row that was read but breaks one of FINRA's invariants, or a feature that was withheld.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SymbolIssue {
+    /// The symbol concerned.
     pub symbol: String,
+    /// What is wrong with it.
     pub issue: String,
 }
 
@@ -27,16 +31,22 @@ pub struct SymbolIssue {
 pub struct FileQuality {
     /// The file's name (`CNMSshvol20240401.txt`) or the step's.
     pub file: String,
+    /// Data rows used.
     pub rows_read: u64,
+    /// Data lines that could not be used (every one counted).
     pub lines_skipped: u64,
+    /// Rows that break one of FINRA's invariants (every one counted).
     pub invariant_violations: u64,
+    /// The first skipped lines, with reasons.
     pub skipped: Vec<SkippedLine>,
+    /// The first invariant violations, by symbol.
     pub violations: Vec<SymbolIssue>,
     /// File-level remarks (no record-count line, no OTC_W_SMBL rows, ...).
     pub notes: Vec<String>,
 }
 
 impl FileQuality {
+    /// An empty record for `file`.
     pub fn new(file: impl Into<String>) -> Self {
         FileQuality {
             file: file.into(),
@@ -44,6 +54,7 @@ impl FileQuality {
         }
     }
 
+    /// Counts a skipped line (and keeps its detail, up to a limit).
     pub fn skip(&mut self, line: u64, reason: impl Into<String>) {
         self.lines_skipped += 1;
         if self.skipped.len() < MAX_DETAILS {
@@ -54,6 +65,7 @@ impl FileQuality {
         }
     }
 
+    /// Counts an invariant violation (and keeps its detail, up to a limit).
     pub fn violation(&mut self, symbol: &str, issue: impl Into<String>) {
         self.invariant_violations += 1;
         if self.violations.len() < MAX_DETAILS {
@@ -64,6 +76,7 @@ impl FileQuality {
         }
     }
 
+    /// Adds a remark about the whole file.
     pub fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
     }

@@ -325,3 +325,31 @@ impl Store for Failing {
         self.inner.read_ats_weekly(week_start).await
     }
 }
+
+#[tokio::test]
+async fn a_corrupt_next_week_stops_the_backfill_after_the_finished_week_is_recorded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sessions = two_weeks(dir.path());
+    fs::write(
+        dir.path().join("ATS/ATS_W_Summary_20240408.zip"),
+        b"PK\x03\x04 not really a zip",
+    )
+    .expect("write");
+    let store = MemoryStore::new();
+    let engine = engine(dir.path());
+    let range = (sessions[0], sessions[sessions.len() - 1]);
+    let failure = backfill(&engine, &store, range, 2, false)
+        .await
+        .expect_err("the ZIP of 2024-04-08 is corrupt");
+    assert_eq!(failure.trade_date, day("2024-04-08"));
+    assert!(
+        matches!(failure.error, crate::EngineError::Source(_)),
+        "{failure}"
+    );
+    assert_eq!(failure.summary.sessions_stored, 5);
+    let record = store
+        .read_ats_weekly(day("2024-04-01"))
+        .await
+        .expect("week");
+    assert_eq!(record.len(), 2, "the finished week keeps its record");
+}

@@ -15,6 +15,7 @@ use super::{
 type Rows = BTreeMap<(NaiveDate, String), StoredRow>;
 type AtsRows = BTreeMap<(NaiveDate, String), AtsWeeklyRow>;
 
+/// Everything in memory, gone when the process ends (Python's default with nothing configured).
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     rows: Mutex<Rows>,
@@ -23,6 +24,7 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }

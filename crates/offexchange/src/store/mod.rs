@@ -204,10 +204,15 @@ pub enum Discovery {
 /// What an upsert did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct UpsertSummary {
+    /// Rows sent.
     pub rows: usize,
+    /// Rows that were new (REST stores cannot tell: 0 with `updated` 0).
     pub inserted: usize,
+    /// Rows that replaced stored ones.
     pub updated: usize,
+    /// Statements or requests used.
     pub batches: usize,
+    /// Wall time.
     #[serde(skip)]
     pub elapsed: Duration,
 }
@@ -215,13 +220,20 @@ pub struct UpsertSummary {
 /// A row as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredRow {
+    /// The symbol, byte for byte.
     pub symbol: String,
+    /// The session.
     pub trade_date: NaiveDate,
+    /// As stored.
     pub short_vol_share: Option<f64>,
+    /// As stored.
     pub short_exempt_share: Option<f64>,
+    /// As stored.
     pub ats_share_of_total: Option<f64>,
 }
 
+/// A place features are kept: the one contract every store fulfils (one test suite checks them
+/// all).
 #[async_trait]
 pub trait Store: Send + Sync {
     /// A description safe to log (no passwords or keys).

@@ -121,6 +121,7 @@ fn upsert_in_chunks(
     Ok(())
 }
 
+/// One SQLite file (bundled SQLite, nothing to install): the CLI's default store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     path: PathBuf,
