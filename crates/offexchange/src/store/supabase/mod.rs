@@ -31,11 +31,12 @@
 mod credentials;
 mod errors;
 mod rest;
+mod settings;
 mod wire;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -47,6 +48,7 @@ pub use self::credentials::{ApiKey, SupabaseCredentials, KEY_VARS, URL_VARS};
 use self::errors::{advice, kind_of};
 pub use self::rest::PostgrestError;
 use self::rest::{Failure, Rest};
+pub use self::settings::SupabaseSettings;
 use self::wire::{batches, raw_volume, AtsStored, AtsWire, LastUpdate, Stored, SymbolOnly, Wire};
 use super::{
     check_ats_rows, check_rows, redact_url, AtsWeeklyRow, Discovery, SessionCommit, Store,
@@ -65,76 +67,6 @@ const ATS_WEEKLY_PATH: &str = "/rest/v1/ats_weekly";
 /// Every column of `ats_weekly`: each upsert sends them all.
 const ATS_WEEKLY_COLUMNS: &str = "symbol,week_start,tier,ats_shares,otc_shares,last_update_date,\
                                   initial_published_date,source";
-
-/// Request sizes, timeouts and retries. `batch_size` and `timeout`/`retries` can also be given
-/// in the store URL: `supabase:?batch_size=500&timeout=60&retries=5`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SupabaseSettings {
-    /// Rows per POST.
-    pub batch_size: usize,
-    /// Rows asked for per GET; the server may return fewer (its `max-rows`), which paging handles.
-    pub page_size: usize,
-    /// Per request, connecting included.
-    pub timeout: Duration,
-    /// Retries after the first attempt, on connection errors, timeouts, 408, 429 and 5xx.
-    pub retries: u32,
-    /// First wait between attempts; doubles each time, plus up to half again at random.
-    pub backoff: Duration,
-}
-
-impl Default for SupabaseSettings {
-    fn default() -> Self {
-        SupabaseSettings {
-            batch_size: 1000,
-            page_size: 1000,
-            timeout: Duration::from_secs(30),
-            retries: 3,
-            backoff: Duration::from_millis(500),
-        }
-    }
-}
-
-impl SupabaseSettings {
-    /// Applies one `name=value` from a store URL.
-    fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
-        let bad = |why: &str| format!("{name}={value}: {why}");
-        match name {
-            "batch_size" | "page_size" => {
-                let n: usize = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=100_000).contains(n))
-                    .ok_or_else(|| bad("expected a whole number from 1 to 100000"))?;
-                if name == "batch_size" {
-                    self.batch_size = n;
-                } else {
-                    self.page_size = n;
-                }
-            }
-            "timeout" => {
-                let secs: f64 = value
-                    .parse()
-                    .ok()
-                    .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s <= 3600.0)
-                    .ok_or_else(|| bad("expected seconds, more than 0"))?;
-                self.timeout = Duration::from_secs_f64(secs);
-            }
-            "retries" => {
-                self.retries = value
-                    .parse()
-                    .ok()
-                    .filter(|n| *n <= 20)
-                    .ok_or_else(|| bad("expected a whole number from 0 to 20"))?;
-            }
-            _ => {
-                return Err(format!(
-                    "unknown parameter {name}; expected batch_size, page_size, timeout or retries"
-                ))
-            }
-        }
-        Ok(())
-    }
-}
 
 /// `daily_features` behind a Supabase project's REST API.
 pub struct SupabaseStore {
@@ -519,88 +451,4 @@ impl Store for SupabaseStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::features::{Feature, FeatureRow};
-
-    fn row(symbol: &str, cells: [Feature; 3]) -> FeatureRow {
-        FeatureRow {
-            symbol: symbol.into(),
-            trade_date: NaiveDate::from_ymd_opt(2024, 4, 1).unwrap(),
-            short_vol_share: cells[0],
-            short_exempt_share: cells[1],
-            ats_share_of_total: cells[2],
-        }
-    }
-
-    #[test]
-    fn pending_cells_are_left_out_and_grouped() {
-        use Feature::{Null, Pending, Value};
-        let rows = [
-            row("A", [Value(0.5), Null, Pending]),
-            row("B", [Value(0.25), Value(0.0), Value(1.0)]),
-            row("C", [Value(0.75), Null, Pending]),
-            row("D", [Pending, Pending, Pending]),
-        ];
-        let b = batches(&rows, 1);
-        let shape: Vec<(&str, Vec<&str>)> = b
-            .iter()
-            .map(|(c, rs)| (c.as_str(), rs.iter().map(|r| r.symbol.as_str()).collect()))
-            .collect();
-        assert_eq!(
-            shape,
-            vec![
-                (
-                    "symbol,trade_date,short_vol_share,short_exempt_share,ats_share_of_total",
-                    vec!["B"]
-                ),
-                (
-                    "symbol,trade_date,short_vol_share,short_exempt_share",
-                    vec!["A"]
-                ),
-                (
-                    "symbol,trade_date,short_vol_share,short_exempt_share",
-                    vec!["C"]
-                ),
-                ("symbol,trade_date", vec!["D"]),
-            ]
-        );
-        let wire = Wire {
-            symbol: "BRK/B",
-            trade_date: rows[0].trade_date,
-            short_vol_share: Value(0.5),
-            short_exempt_share: Null,
-            ats_share_of_total: Pending,
-        };
-        assert_eq!(
-            serde_json::to_string(&wire).unwrap(),
-            r#"{"symbol":"BRK/B","trade_date":"2024-04-01","short_vol_share":0.5,"short_exempt_share":null}"#
-        );
-    }
-
-    #[test]
-    fn url_settings() {
-        let env = |k: &str| match k {
-            "SUPABASE_URL" => Some("https://ref.supabase.co/".to_string()),
-            "SUPABASE_SERVICE_ROLE_KEY" => Some("sb_secret_0123456789".to_string()),
-            _ => None,
-        };
-        let s = SupabaseStore::from_url("supabase:?batch_size=250&retries=0", env).unwrap();
-        assert_eq!(s.settings.batch_size, 250);
-        assert_eq!(s.settings.retries, 0);
-        assert_eq!(s.describe(), "https://ref.supabase.co");
-        assert_eq!(
-            s.rest.table().as_str(),
-            "https://ref.supabase.co/rest/v1/daily_features"
-        );
-        let s = SupabaseStore::from_url("http://127.0.0.1:54321/rest/v1", env).unwrap();
-        assert_eq!(
-            s.rest.table().as_str(),
-            "http://127.0.0.1:54321/rest/v1/daily_features"
-        );
-        let e = SupabaseStore::from_url("supabase:?batch=5", env).unwrap_err();
-        assert!(e.message.contains("unknown parameter batch"), "{e}");
-        let debug = format!("{s:?}");
-        assert!(!debug.contains("0123456789"), "{debug}");
-    }
-}
+mod tests;
