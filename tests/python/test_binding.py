@@ -283,6 +283,9 @@ def test_backfill_in_one_call(use_finra: FinraServer, tmp_path: Path) -> None:
     assert summary["sessions_in_range"] == summary["sessions_stored"] == 4
     assert (summary["from"], summary["to"]) == ("2024-03-27", "2024-04-02")
     assert summary["rows_written"] == sum(s["rows"] for s in seen) > 0
+    assert set(offexchange.BackfillSummary.__annotations__) == set(summary), "the Rust fields"
+    lines = dict(offexchange.summary_lines(summary))
+    assert lines["sessions stored"] == "4" and lines["range"] == "2024-03-27 .. 2024-04-02"
     assert [s["trade_date"] for s in seen] == [d.isoformat() for d in SESSIONS]
     assert any("CNMSshvol20240327.txt is not published" in c for s in seen for c in s["coverage"])
     store = offexchange.open_store(url)

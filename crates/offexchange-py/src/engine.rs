@@ -61,7 +61,7 @@ impl PyEngine {
     ) -> PyResult<PyEngine> {
         guard(py, || {
             // Keyword arguments play the part of the CLI's flags: each one stands in for its
-            // variable, and the same validation (and error naming the keyword) applies.
+            // variable, and the same validation (and error naming the variable) applies.
             let given = [
                 base_url,
                 market,
@@ -78,7 +78,7 @@ impl PyEngine {
                     values.insert(setting.variable, value.str()?.to_string());
                 }
             }
-            let settings = overrides::settings_with(&values, Spelling::Keyword)
+            let settings = overrides::settings_with(&values, Spelling::Variable)
                 .map_err(|e| config_error(py, &e))?;
             let mode = match cache.map(str::trim) {
                 None | Some("off") => None,

@@ -5,15 +5,14 @@ use std::collections::BTreeMap;
 
 use crate::config::{self, ConfigError, Settings};
 
-/// One overridable setting: its environment variable, its `offx` flag and its Python keyword.
+/// One overridable setting: its environment variable and its `offx` flag (Python's `Engine(...)`
+/// takes the same settings as keyword arguments, in this order).
 #[derive(Debug, Clone, Copy)]
 pub struct Overridable {
     /// The environment variable (`FINRA_BASE_URL`).
     pub variable: &'static str,
     /// The `offx` flag (`--base-url`).
     pub flag: &'static str,
-    /// The Python keyword argument of `Engine(...)` (`base_url`).
-    pub keyword: &'static str,
 }
 
 /// Every setting a front may override, in the order the README lists them.
@@ -21,52 +20,45 @@ pub const OVERRIDABLE: [Overridable; 8] = [
     Overridable {
         variable: config::ENV_BASE_URL,
         flag: "--base-url",
-        keyword: "base_url",
     },
     Overridable {
         variable: config::ENV_MARKET,
         flag: "--market",
-        keyword: "market",
     },
     Overridable {
         variable: config::ENV_TIMEOUT,
         flag: "--timeout",
-        keyword: "timeout",
     },
     Overridable {
         variable: config::ENV_RETRIES,
         flag: "--retries",
-        keyword: "retries",
     },
     Overridable {
         variable: config::ENV_BACKOFF,
         flag: "--backoff",
-        keyword: "backoff",
     },
     Overridable {
         variable: config::ENV_USER_AGENT,
         flag: "--user-agent",
-        keyword: "user_agent",
     },
     Overridable {
         variable: config::ENV_API_BASE_URL,
         flag: "--api-base-url",
-        keyword: "api_base_url",
     },
     Overridable {
         variable: config::ENV_ATS_SOURCE,
         flag: "--ats-source",
-        keyword: "ats_source",
     },
 ];
 
 /// How a front spells an overridden setting in an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Spelling {
-    /// `--base-url (FINRA_BASE_URL)`.
+    /// `--base-url (FINRA_BASE_URL)`, as the CLI's user typed it.
     Flag,
-    /// `base_url (FINRA_BASE_URL)`.
-    Keyword,
+    /// `FINRA_BASE_URL`: the keyword stands in for its variable (Python's `ConfigError.variable`
+    /// is the variable's name, whichever way the value came).
+    Variable,
 }
 
 /// Settings from the environment (and `.env`), with `overrides` (variable name -> value) taking
@@ -76,8 +68,8 @@ pub enum Spelling {
 /// use std::collections::BTreeMap;
 /// use offexchange::overrides::{settings_with, Spelling};
 /// let bad = BTreeMap::from([("FINRA_HTTP_RETRIES", "many".to_string())]);
-/// let e = settings_with(&bad, Spelling::Keyword).unwrap_err();
-/// assert_eq!(e.variable, "retries (FINRA_HTTP_RETRIES)");
+/// let e = settings_with(&bad, Spelling::Flag).unwrap_err();
+/// assert_eq!(e.variable, "--retries (FINRA_HTTP_RETRIES)");
 /// ```
 pub fn settings_with(
     overrides: &BTreeMap<&str, String>,
@@ -94,12 +86,8 @@ pub fn settings_with(
         let named = OVERRIDABLE
             .iter()
             .find(|o| o.variable == e.variable && overrides.contains_key(o.variable));
-        if let Some(o) = named {
-            let front = match spelling {
-                Spelling::Flag => o.flag,
-                Spelling::Keyword => o.keyword,
-            };
-            e.variable = format!("{front} ({})", e.variable);
+        if let (Some(o), Spelling::Flag) = (named, spelling) {
+            e.variable = format!("{} ({})", o.flag, e.variable);
         }
         e
     })
