@@ -97,7 +97,9 @@ pub fn parse(file: &str, expected_date: NaiveDate, bytes: &[u8]) -> Result<RegSh
     let expected = expected_date.format("%Y%m%d").to_string();
 
     let mut quality = FileQuality::new(file);
-    let mut rows = Vec::with_capacity(bytes.len() / 34);
+    // Sized for a real file (~34 bytes a row), bounded so that a large hostile body does not
+    // reserve memory for rows it will never hold.
+    let mut rows = Vec::with_capacity((bytes.len() / 34).min(1 << 15));
     let mut fields: Vec<&[u8]> = Vec::with_capacity(columns.width);
     let mut data_lines: u64 = 0;
     // A bare number is the record count only if it is the last line: remember it until then.

@@ -52,12 +52,8 @@ enum Mode {
 impl Target {
     /// Parses a `postgres://` URL. Errors are plain text without the password.
     pub(super) fn parse(url: &str) -> Result<Target, String> {
-        let mut parsed = url::Url::parse(url).map_err(|e| {
-            format!(
-                "not a valid URL ({e}): {}",
-                crate::store::redact_url(url)
-            )
-        })?;
+        let mut parsed = url::Url::parse(url)
+            .map_err(|e| format!("not a valid URL ({e}): {}", crate::store::redact_url(url)))?;
         // Whatever tokio-postgres says about the URL, it never repeats the password.
         let password = parsed
             .password()
@@ -108,8 +104,7 @@ impl Target {
         } else {
             parsed.query_pairs_mut().clear().extend_pairs(kept);
         }
-        let mut config =
-            Config::from_str(parsed.as_str()).map_err(|e| scrub(e.to_string()))?;
+        let mut config = Config::from_str(parsed.as_str()).map_err(|e| scrub(e.to_string()))?;
         if config.get_application_name().is_none() {
             config.application_name(APPLICATION_NAME);
         }
