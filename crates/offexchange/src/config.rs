@@ -29,10 +29,11 @@ pub const FINRA_CDN_HOST: &str = "cdn.finra.org";
 pub const DEFAULT_TIMEOUT_SECS: f64 = 30.0;
 pub const DEFAULT_RETRIES: u32 = 3;
 pub const DEFAULT_BACKOFF_SECS: f64 = 0.5;
-/// 64 MiB: the largest real bodies are a Reg SHO file (~1 MB), a weekly ZIP (~10 MB) and a
-/// Query API page (~3 MB); the cap leaves headroom while keeping a hostile body (an endless
-/// stream, a gzip bomb) far from exhausting memory.
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 64 << 20;
+/// 32 MiB: the largest real bodies are a Reg SHO file (~1 MB), a weekly ZIP (~10 MB) and a
+/// Query API page (~3 MB). The cap leaves headroom while keeping the worst body that fits (a
+/// Reg SHO file of 1.2 million distinct symbols parses into ~200 MB of rows) and any hostile one
+/// (an endless stream, a gzip bomb) within a 256 MB budget.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 << 20;
 /// Bounds of `OFFX_MAX_BODY_BYTES`: 64 KiB to 1 GiB.
 pub const MAX_BODY_BYTES_RANGE: std::ops::RangeInclusive<u64> = (64 << 10)..=(1 << 30);
 /// FINRA's CDN refuses clients without a descriptive User-Agent (HTTP 403).
