@@ -328,3 +328,23 @@ fn peak_memory_on_hostile_bodies_stays_under_256_mb() {
         assert!(peak > 0 && peak <= 256 << 20, "{kind:?}: peak {peak} bytes");
     }
 }
+
+#[tokio::test]
+async fn credentials_in_the_api_base_url_are_not_printed() {
+    let api = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(400).set_body_string(r#"{"message":"bad"}"#))
+        .mount(&api)
+        .await;
+    let base = api
+        .uri()
+        .replace("http://", "http://api-user:hunter2secret@");
+    let client = HttpClient::new(&base.parse().unwrap(), &http(0, CAP)).unwrap();
+    let err = FinraApi::new(client)
+        .fetch_partitions()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("hunter2secret"), "{err}");
+    assert!(err.contains("api-user:***@"), "{err}");
+}
