@@ -67,3 +67,14 @@ py-demo: py-install
 	test -d $(SAMPLE)/regsho || $(MAKE) sample
 	FINRA_BASE_URL=file://$(CURDIR)/$(SAMPLE) PREFECT_SERVER_ANALYTICS_ENABLED=false \
 		$(PY) -c "from datetime import date; from flows.compute_offexchange_features import compute_offexchange_features; print(compute_offexchange_features(date(2024, 4, 1), persist=False))"
+
+## Fuzzing (cargo-fuzz, nightly): seeds the corpora, then a 60 s smoke run of each parser target.
+FUZZ_TARGETS := regsho ats_zip ats_json
+FUZZ_SECONDS ?= 60
+
+.PHONY: fuzz
+fuzz:
+	./fuzz/seed.sh
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		$(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 || exit 1; \
+	done

@@ -18,6 +18,8 @@ pub const ENV_BACKOFF: &str = "FINRA_HTTP_BACKOFF";
 pub const ENV_USER_AGENT: &str = "FINRA_HTTP_USER_AGENT";
 pub const ENV_API_BASE_URL: &str = "FINRA_API_BASE_URL";
 pub const ENV_ATS_SOURCE: &str = "FINRA_ATS_SOURCE";
+/// Largest response body accepted, in decoded bytes (after gzip), for every HTTP request.
+pub const ENV_MAX_BODY_BYTES: &str = "OFFX_MAX_BODY_BYTES";
 
 pub const DEFAULT_BASE_URL: &str = "https://cdn.finra.org/equity";
 /// FINRA's Query API, which serves the OTC Transparency (ATS / non-ATS) weekly data.
@@ -27,6 +29,13 @@ pub const FINRA_CDN_HOST: &str = "cdn.finra.org";
 pub const DEFAULT_TIMEOUT_SECS: f64 = 30.0;
 pub const DEFAULT_RETRIES: u32 = 3;
 pub const DEFAULT_BACKOFF_SECS: f64 = 0.5;
+/// 32 MiB: the largest real bodies are a Reg SHO file (~1 MB), a weekly ZIP (~10 MB) and a
+/// Query API page (~3 MB). The cap leaves headroom while keeping the worst body that fits (a
+/// Reg SHO file of 1.2 million distinct symbols parses into ~200 MB of rows) and any hostile one
+/// (an endless stream, a gzip bomb) within a 256 MB budget.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 << 20;
+/// Bounds of `OFFX_MAX_BODY_BYTES`: 64 KiB to 1 GiB.
+pub const MAX_BODY_BYTES_RANGE: std::ops::RangeInclusive<u64> = (64 << 10)..=(1 << 30);
 /// FINRA's CDN refuses clients without a descriptive User-Agent (HTTP 403).
 pub const DEFAULT_USER_AGENT: &str = concat!(
     "offexchange/",
@@ -192,6 +201,9 @@ pub struct HttpSettings {
     /// Base of the exponential backoff: attempt `n` waits about `backoff * 2^(n-1)`, with jitter.
     pub backoff: Duration,
     pub user_agent: String,
+    /// Largest response body read, in decoded bytes (`OFFX_MAX_BODY_BYTES`, default
+    /// [`DEFAULT_MAX_BODY_BYTES`]). A larger body is a permanent error naming the URL and the cap.
+    pub max_body_bytes: u64,
 }
 
 impl Default for HttpSettings {
@@ -201,6 +213,7 @@ impl Default for HttpSettings {
             retries: DEFAULT_RETRIES,
             backoff: Duration::from_secs_f64(DEFAULT_BACKOFF_SECS),
             user_agent: DEFAULT_USER_AGENT.to_string(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -276,6 +289,24 @@ impl Settings {
             }
             settings.http.user_agent = raw.trim().to_string();
         }
+        if let Some(raw) = get(ENV_MAX_BODY_BYTES) {
+            settings.http.max_body_bytes = raw
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| MAX_BODY_BYTES_RANGE.contains(n))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        ENV_MAX_BODY_BYTES,
+                        &raw,
+                        format!(
+                            "expected a whole number of bytes from {} to {}",
+                            MAX_BODY_BYTES_RANGE.start(),
+                            MAX_BODY_BYTES_RANGE.end()
+                        ),
+                    )
+                })?;
+        }
         if let Some(raw) = get(ENV_API_BASE_URL) {
             settings.api_base_url = parse_api_base_url(&raw)?;
         }
@@ -326,14 +357,16 @@ pub fn load_dotenv() {
 
 fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
     let trimmed = raw.trim().trim_end_matches('/');
+    // The value is echoed redacted: a base URL may carry `user:password@`.
+    let shown = crate::store::redact_url(raw);
     let url =
-        Url::parse(trimmed).map_err(|e| ConfigError::new(ENV_BASE_URL, raw, e.to_string()))?;
+        Url::parse(trimmed).map_err(|e| ConfigError::new(ENV_BASE_URL, &shown, e.to_string()))?;
     match url.scheme() {
         "http" | "https" if url.host_str().is_some() => Ok(url),
         "file" => Ok(url),
         _ => Err(ConfigError::new(
             ENV_BASE_URL,
-            raw,
+            &shown,
             "expected an http(s):// URL or a file:// directory",
         )),
     }
@@ -341,13 +374,15 @@ fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
 
 fn parse_api_base_url(raw: &str) -> Result<Url, ConfigError> {
     let trimmed = raw.trim().trim_end_matches('/');
-    let url =
-        Url::parse(trimmed).map_err(|e| ConfigError::new(ENV_API_BASE_URL, raw, e.to_string()))?;
+    // The value is echoed redacted: a base URL may carry `user:password@`.
+    let shown = crate::store::redact_url(raw);
+    let url = Url::parse(trimmed)
+        .map_err(|e| ConfigError::new(ENV_API_BASE_URL, &shown, e.to_string()))?;
     match url.scheme() {
         "http" | "https" if url.host_str().is_some() => Ok(url),
         _ => Err(ConfigError::new(
             ENV_API_BASE_URL,
-            raw,
+            &shown,
             "expected an http(s):// URL (FINRA's Query API has no file:// form)",
         )),
     }
@@ -439,6 +474,27 @@ mod tests {
         assert_eq!(s.http.timeout, Duration::from_millis(2500));
         assert_eq!(s.http.retries, 0);
         assert_eq!(s.http.backoff, Duration::ZERO);
+        assert_eq!(s.http.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        let s = from(&[(ENV_MAX_BODY_BYTES, " 1048576 ")]).unwrap();
+        assert_eq!(s.http.max_body_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn bad_urls_are_echoed_without_their_password() {
+        for (var, value) in [
+            (ENV_BASE_URL, "ftp://user:hunter2secret@x.test/equity"),
+            (
+                ENV_BASE_URL,
+                "https://user:hunter2secret@x.test:port/equity",
+            ),
+            (ENV_API_BASE_URL, "https://user:hunter2secret@[::1/api"),
+            (ENV_API_BASE_URL, "file://user:hunter2secret@x.test/api"),
+        ] {
+            let err = from(&[(var, value)]).expect_err(value);
+            assert!(!err.to_string().contains("hunter2secret"), "{err}");
+            assert!(!err.value.contains("hunter2secret"), "{err}");
+            assert!(err.to_string().contains("user:***@"), "{err}");
+        }
     }
 
     #[test]
@@ -457,6 +513,10 @@ mod tests {
             (ENV_ATS_SOURCE, "ftp"),
             (ENV_API_BASE_URL, "api.finra.org"),
             (ENV_API_BASE_URL, "file:///tmp/api"),
+            (ENV_MAX_BODY_BYTES, "64MB"),
+            (ENV_MAX_BODY_BYTES, "-1"),
+            (ENV_MAX_BODY_BYTES, "100"),
+            (ENV_MAX_BODY_BYTES, "99999999999"),
         ];
         for (var, value) in cases {
             let err = from(&[(var, value)]).expect_err(value);

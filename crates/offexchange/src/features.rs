@@ -400,6 +400,7 @@ mod tests {
                 .collect(),
             has_exempt_column: true,
             quality: FileQuality::new("f"),
+            count_verified: true,
         }
     }
 

@@ -71,7 +71,11 @@ impl Volume {
         }
         // Shift the decimal point by the exponent, then read digits as millionths.
         let digits = int_part.iter().chain(frac_part.iter());
-        let point = i64::try_from(int_part.len()).map_err(|_| VolumeError::Overflow)? + exponent;
+        // Saturating: the exponent is already bounded (see `parse_exponent`), and a field cannot
+        // be long enough for these sums to come near `i64`'s range, but input never panics here.
+        let point = i64::try_from(int_part.len())
+            .map_err(|_| VolumeError::Overflow)?
+            .saturating_add(exponent);
         let mut micros: u64 = 0;
         let mut position: i64 = 0;
         for &b in digits {
@@ -79,7 +83,7 @@ impl Volume {
                 return Err(VolumeError::NotANumber);
             }
             let digit = u64::from(b - b'0');
-            let decimals_after = position - point + 1;
+            let decimals_after = position.saturating_sub(point).saturating_add(1);
             position += 1;
             if decimals_after > DECIMALS as i64 {
                 if digit != 0 {
@@ -94,7 +98,14 @@ impl Volume {
         }
         // The kept digits end `decimals` places after the point (negative: short of it);
         // scale them up to millionths.
-        let decimals = position.min(point + DECIMALS as i64) - point;
+        if micros == 0 {
+            // `0E999999`: zero at any scale (and no loop over a huge exponent).
+            return Ok(Volume(0));
+        }
+        let decimals = position
+            .min(point.saturating_add(DECIMALS as i64))
+            .saturating_sub(point);
+        // At most ~20 multiplications before `checked_mul` overflows, whatever the exponent.
         for _ in decimals..DECIMALS as i64 {
             micros = micros.checked_mul(10).ok_or(VolumeError::Overflow)?;
         }
@@ -162,14 +173,31 @@ fn trim(text: &[u8]) -> &[u8] {
     &text[start..end]
 }
 
+/// The exponent of `1.5E10` / `1E-3`, clamped to +-[`EXPONENT_BOUND`].
+///
+/// Clamping cannot change a result: with a bound far beyond any field's length, a nonzero digit
+/// shifted that far is too large (`Overflow`) or below a millionth (`TooPrecise`) either way, and
+/// zero stays zero. It keeps every later sum far from `i64`'s range, where `e.abs()` on
+/// `i64::MIN` used to panic (debug) or wrap (release).
 fn parse_exponent(text: &[u8]) -> Result<i64, VolumeError> {
-    let s = std::str::from_utf8(text).map_err(|_| VolumeError::NotANumber)?;
-    let e: i64 = s.parse().map_err(|_| VolumeError::NotANumber)?;
-    if e.abs() > 30 {
-        return Err(VolumeError::Overflow);
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(VolumeError::NotANumber);
     }
-    Ok(e)
+    let magnitude = digits.iter().fold(0i64, |n, &b| {
+        n.saturating_mul(10)
+            .saturating_add(i64::from(b - b'0'))
+            .min(EXPONENT_BOUND)
+    });
+    Ok(if negative { -magnitude } else { magnitude })
 }
+
+/// Largest exponent magnitude kept (see [`parse_exponent`]).
+const EXPONENT_BOUND: i64 = 1 << 40;
 
 #[cfg(test)]
 mod tests {
@@ -219,6 +247,27 @@ mod tests {
     }
 
     #[test]
+    fn extreme_exponents_are_refused_for_the_honest_reason() {
+        // Used to panic in debug builds (`i64::MIN.abs()`) and read as 0.000001 in release.
+        assert_eq!(v("1E-9223372036854775808"), Err(VolumeError::TooPrecise));
+        assert_eq!(v("1E-9223372036854775807"), Err(VolumeError::TooPrecise));
+        assert_eq!(v("1E9223372036854775807"), Err(VolumeError::Overflow));
+        assert_eq!(v("1E99999999999999999999999"), Err(VolumeError::Overflow));
+        // Below a millionth of a share: too precise, not "too large".
+        assert_eq!(v("1E-31"), Err(VolumeError::TooPrecise));
+        assert_eq!(v("1E-7"), Err(VolumeError::TooPrecise));
+        assert_eq!(v("1E-6"), Ok(Volume(1)));
+        assert_eq!(v("1E31"), Err(VolumeError::Overflow));
+        assert_eq!(v("0E-9223372036854775808"), Ok(Volume(0)));
+        assert_eq!(v("0E9223372036854775807"), Ok(Volume(0)));
+        assert_eq!(v("10E-7"), Ok(Volume(1)));
+        assert_eq!(v("1E+3"), Ok(Volume::from_shares(1000)));
+        assert_eq!(v("1E"), Err(VolumeError::NotANumber));
+        assert_eq!(v("1E-"), Err(VolumeError::NotANumber));
+        assert_eq!(v("1E--3"), Err(VolumeError::NotANumber));
+    }
+
+    #[test]
     fn display_round_trips() {
         for s in ["0", "8172", "431668.624869", "0.5", "20861512.334783"] {
             assert_eq!(v(s).map(|x| x.to_string()), Ok(s.to_string()));
@@ -238,6 +287,38 @@ mod tests {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
             let _ = Volume::parse(&bytes);
+        }
+
+        #[test]
+        fn any_exponent_never_panics_and_matches_the_scaled_value(
+            mantissa in 0u64..1_000_000,
+            exponent in prop_oneof![-40i64..40, proptest::num::i64::ANY],
+        ) {
+            let parsed = Volume::parse(format!("{mantissa}E{exponent}").as_bytes());
+            // The exact value is mantissa * 10^exponent shares = mantissa * 10^(exponent+6) micros.
+            let expected = if mantissa == 0 {
+                Ok(Volume(0))
+            } else {
+                let trailing_zeros = {
+                    let (mut m, mut z) = (mantissa, 0i64);
+                    while m % 10 == 0 { m /= 10; z += 1; }
+                    z
+                };
+                let shift = exponent.saturating_add(6);
+                if shift.saturating_add(trailing_zeros) < 0 {
+                    Err(VolumeError::TooPrecise)
+                } else if shift < 0 {
+                    Ok(Volume(mantissa / 10u64.pow(shift.unsigned_abs() as u32)))
+                } else {
+                    u32::try_from(shift)
+                        .ok()
+                        .and_then(|s| 10u64.checked_pow(s))
+                        .and_then(|p| mantissa.checked_mul(p))
+                        .map(Volume)
+                        .ok_or(VolumeError::Overflow)
+                }
+            };
+            prop_assert_eq!(parsed, expected);
         }
 
         #[test]

@@ -32,6 +32,7 @@ fn http(retries: u32) -> HttpSettings {
         retries,
         backoff: Duration::ZERO,
         user_agent: USER_AGENT.into(),
+        ..HttpSettings::default()
     }
 }
 

@@ -24,6 +24,7 @@ fn settings(server: &MockServer, retries: u32) -> Settings {
             retries,
             backoff: Duration::ZERO,
             user_agent: "offexchange-tests/1 (ops@example.test)".into(),
+            ..HttpSettings::default()
         },
         ..Settings::default()
     }

@@ -37,6 +37,20 @@ fn parse_benches(c: &mut Criterion) {
             ats::parse_zip("ATS_W_Summary_20240401.zip", date(2024, 4, 1), &zip).expect("parses")
         })
     });
+
+    // 200,000 rows cycling through 1,000 symbols: every row after the first thousand repeats a
+    // symbol, interleaved. Removing duplicates one `Vec::remove` at a time was quadratic here
+    // (~8 s); a hash pass and one `retain` are linear.
+    let mut dup = String::from("Date|Symbol|ShortVolume|ShortExemptVolume|TotalVolume|Market\r\n");
+    for i in 0..200_000u32 {
+        dup.push_str(&format!("20240401|S{}|1|0|2|Q\r\n", i % 1_000));
+    }
+    dup.push_str("200000\r\n");
+    group.throughput(Throughput::Bytes(dup.len() as u64));
+    group.sample_size(10);
+    group.bench_function("regsho 200,000 interleaved duplicate rows", |b| {
+        b.iter(|| regsho::parse("dup.txt", date(2024, 4, 1), dup.as_bytes()).expect("parses"))
+    });
     group.finish();
 }
 

@@ -5,6 +5,7 @@
 //!   XML body (not 404).
 //! - [`FinraApi`]: a real HTTP server on 127.0.0.1 answering like FINRA's Query API for the OTC
 //!   Transparency weekly summary (paged gzip JSON, 204, partitions, 400 with a `message`).
+//! - [`hostile`]: servers whose bodies never end (plain, gzip) or claim 2 GiB, for body caps.
 //! - [`realdata`]: the real FINRA files in `../shared/realdata`, or `None` (with a printed reason)
 //!   in a clone that lacks them, so tests that need them skip instead of failing.
 
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub mod finra_api;
+pub mod hostile;
 
 pub use finra_api::{ApiRow, Fault, FinraApi};
 

@@ -19,8 +19,12 @@ use super::{first_line_excerpt, ParseError};
 use crate::quality::FileQuality;
 use crate::volume::Volume;
 
-/// Largest uncompressed member accepted: a full week is ~10 MB; anything far larger is a zip bomb.
-pub const MAX_MEMBER_BYTES: u64 = 512 * 1024 * 1024;
+/// Largest uncompressed member accepted: 16 MiB. A real week is far smaller (FINRA's own
+/// weekly download is ~0.5 MB per tier), and a member this size of distinct symbols (the worst
+/// case for the per-symbol map, ~400 bytes of memory per 36-byte row) still parses within the
+/// 256 MB budget, beside a body at the HTTP cap. Anything larger is a zip bomb, refused after inflating at most this much (the
+/// member's declared size is not trusted).
+pub const MAX_MEMBER_BYTES: u64 = 16 << 20;
 
 /// Which weekly aggregate a row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,17 +311,18 @@ pub fn parse_delimited(
             .position(|h| h.trim() == "initialPublishedDate"),
     ];
 
-    let mut quality = FileQuality::new(file);
-    let mut records = Vec::new();
+    // Records stream straight into the week's per-symbol map: no vector of every row (a week
+    // has several rows per symbol, firm breakdowns included) is ever held.
+    let mut skipped = FileQuality::new(file);
     let mut data_lines = 0u64;
     let mut record = StringRecord::new();
-    loop {
+    let records = std::iter::from_fn(|| loop {
         match reader.read_record(&mut record) {
             Ok(true) => {}
-            Ok(false) => break,
+            Ok(false) => return None,
             Err(e) => {
                 data_lines += 1;
-                quality.skip(data_lines + 1, format!("unreadable record: {e}"));
+                skipped.skip(data_lines + 1, format!("unreadable record: {e}"));
                 continue;
             }
         }
@@ -325,25 +330,29 @@ pub fn parse_delimited(
         // Record number + 1 for the header: the line number in files without quoted newlines.
         let line = data_lines + 1;
         match read_record(&record, &columns, dates) {
-            Ok(r) => records.push(r),
-            Err(reason) => quality.skip(line, reason),
+            Ok(r) => return Some(r),
+            Err(reason) => skipped.skip(line, reason),
         }
-    }
-    if quality.lines_skipped * 2 > data_lines {
-        let (first_line, first_reason) = quality
+    });
+    let week = AtsWeek::from_records(week_start, records, FileQuality::new(file));
+    if skipped.lines_skipped * 2 > data_lines {
+        let (first_line, first_reason) = skipped
             .skipped
             .first()
             .map(|s| (s.line, s.reason.clone()))
             .unwrap_or_default();
         return Err(ParseError::MostlyGarbage {
             file: file.into(),
-            bad: quality.lines_skipped,
+            bad: skipped.lines_skipped,
             total: data_lines,
             first_line,
             first_reason,
         });
     }
-    AtsWeek::from_records(week_start, records, quality)
+    let mut week = week?;
+    week.quality.lines_skipped = skipped.lines_skipped;
+    week.quality.skipped = skipped.skipped;
+    Ok(week)
 }
 
 fn read_record(

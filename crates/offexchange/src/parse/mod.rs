@@ -38,6 +38,15 @@ pub enum ParseError {
         expected: u64,
         found: u64,
     },
+    /// The body ends inside a line: the last line has no line end, or the last data line has
+    /// fewer fields than the header and no record count follows. FINRA ends every file with a
+    /// newline, so this is a download cut short.
+    #[error("{file} line {line}: {reason} (truncated download?)")]
+    Truncated {
+        file: String,
+        line: u64,
+        reason: String,
+    },
     #[error("{file}: {bad} of {total} data lines are malformed (first: line {first_line}: {first_reason}); refusing the file")]
     MostlyGarbage {
         file: String,
@@ -54,10 +63,14 @@ pub enum ParseError {
 }
 
 impl ParseError {
-    /// A mismatch between the record-count line and the rows read means the download was cut
-    /// short: fetching again may fix it, so sources retry it like a network error.
+    /// A mismatch between the record-count line and the rows read, or a body that ends inside a
+    /// line, means the download was cut short: fetching again may fix it, so sources retry it
+    /// like a network error (and never cache it).
     pub fn is_transient(&self) -> bool {
-        matches!(self, ParseError::CountMismatch { .. })
+        matches!(
+            self,
+            ParseError::CountMismatch { .. } | ParseError::Truncated { .. }
+        )
     }
 }
 

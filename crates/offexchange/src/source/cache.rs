@@ -285,11 +285,9 @@ pub async fn fetch_through<T>(
             }
         }
     }
-    let fetched = client
-        .fetch(path, |bytes| {
-            parse(bytes).map(|parsed| (parsed, bytes.to_vec()))
-        })
-        .await?;
+    // Only a body that parsed cleanly comes back here (a truncated or malformed one is an
+    // error after its retries): nothing else is ever written to the cache.
+    let fetched = client.fetch_raw(path, parse).await?;
     let outcome = match fetched {
         Fetched::Published((parsed, raw)) => {
             if let Err(e) = using.cache.put(&entry, &raw) {

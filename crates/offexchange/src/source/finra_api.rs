@@ -46,6 +46,7 @@ use crate::net::excerpt;
 use crate::parse::ats::AtsRecord;
 use crate::parse::ats_json::{self, Partitions, Pinned};
 use crate::parse::ParseError;
+use crate::store::redact_url;
 
 /// `weeklySummary`, relative to the API base.
 pub const WEEKLY_SUMMARY_PATH: &str = "data/group/otcMarket/name/weeklySummary";
@@ -385,7 +386,7 @@ impl FinraApi {
                     match ats_json::parse_partitions("weeklySummary partitions", &answer.body) {
                         Ok(list) => Verdict::Done(list),
                         Err(error) => Verdict::Fail(SourceError::Parse {
-                            location: format!("GET {url}"),
+                            location: format!("GET {}", redact_url(url.as_str())),
                             attempts: attempt,
                             error,
                         }),
@@ -522,7 +523,7 @@ impl PageContext<'_> {
 
     fn error(&self, error: ParseError, attempts: u32) -> SourceError {
         SourceError::Parse {
-            location: format!("POST {} {}", self.url, self.body),
+            location: format!("POST {} {}", redact_url(self.url.as_str()), self.body),
             attempts,
             error,
         }
@@ -575,7 +576,7 @@ fn refusal(
     }
     SourceError::Http(FinraHttpError {
         method,
-        url: url.to_string(),
+        url: redact_url(url.as_str()),
         status: Some(answer.status.as_u16()),
         attempts,
         message,

@@ -1,18 +1,23 @@
 //! One HTTP client for every FINRA request: timeouts, retries with exponential backoff and
-//! jitter, `Retry-After`, a descriptive User-Agent, and FINRA's way of saying "no such file".
+//! jitter, `Retry-After`, a descriptive User-Agent, same-origin https redirects only, a cap on
+//! every body, and FINRA's way of saying "no such file". The policy pieces live in
+//! [`crate::net`], shared with the Supabase REST client.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use rand::Rng;
 use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder, StatusCode};
 use url::Url;
 
 use super::{Fetched, SourceError};
 use crate::config::HttpSettings;
-use crate::net::{describe, excerpt, retry_after};
+use crate::net::{
+    self, describe, excerpt, read_body, refused_redirect, BodyError, ClientSpec, Redirects,
+    RetryPolicy,
+};
 use crate::parse::ParseError;
+use crate::store::redact_url;
 
 /// Longest wait honoured from a `Retry-After` header.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
@@ -60,28 +65,34 @@ pub struct HttpClient {
     client: Client,
     base: Url,
     settings: HttpSettings,
+    policy: RetryPolicy,
 }
 
 impl HttpClient {
     pub fn new(base: &Url, settings: &HttpSettings) -> Result<HttpClient, SourceError> {
-        let client = Client::builder()
-            .user_agent(settings.user_agent.clone())
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
-            .gzip(true)
-            .build()
-            .map_err(|e| {
-                SourceError::Http(FinraHttpError {
-                    method: "GET",
-                    url: base.to_string(),
-                    status: None,
-                    attempts: 0,
-                    message: format!("cannot build the HTTP client: {e}"),
-                })
-            })?;
+        let client = net::client(ClientSpec {
+            user_agent: &settings.user_agent,
+            timeout: settings.timeout,
+            redirects: Redirects::SameOrigin,
+            default_headers: HeaderMap::new(),
+        })
+        .map_err(|e| {
+            SourceError::Http(FinraHttpError {
+                method: "GET",
+                url: redact_url(base.as_str()),
+                status: None,
+                attempts: 0,
+                message: format!("cannot build the HTTP client: {}", describe(&e)),
+            })
+        })?;
         Ok(HttpClient {
             client,
             base: base.clone(),
+            policy: RetryPolicy {
+                retries: settings.retries,
+                backoff: settings.backoff,
+                retry_after_cap: MAX_RETRY_AFTER,
+            },
             settings: settings.clone(),
         })
     }
@@ -99,8 +110,21 @@ impl HttpClient {
         path: &str,
         parse: impl Fn(&[u8]) -> Result<T, ParseError>,
     ) -> Result<Fetched<T>, SourceError> {
+        Ok(match self.fetch_raw(path, parse).await? {
+            Fetched::Published((parsed, _)) => Fetched::Published(parsed),
+            Fetched::NotPublished => Fetched::NotPublished,
+        })
+    }
+
+    /// [`HttpClient::fetch`], also handing back the raw body that parsed (a cheap, shared
+    /// `Bytes`): what the raw-file cache stores, without copying it.
+    pub async fn fetch_raw<T>(
+        &self,
+        path: &str,
+        parse: impl Fn(&[u8]) -> Result<T, ParseError>,
+    ) -> Result<Fetched<(T, Bytes)>, SourceError> {
         let url = self.url_for(path);
-        let location = url.to_string();
+        let location = redact_url(url.as_str());
         let mut attempt_no = 0;
         self.execute(
             "GET",
@@ -110,7 +134,7 @@ impl HttpClient {
                 attempt_no += 1;
                 match answer.status {
                     s if s.is_success() => match parse(&answer.body) {
-                        Ok(parsed) => Verdict::Done(Fetched::Published(parsed)),
+                        Ok(parsed) => Verdict::Done(Fetched::Published((parsed, answer.body))),
                         Err(error) => {
                             let transient = error.is_transient();
                             let err = SourceError::Parse {
@@ -153,8 +177,10 @@ impl HttpClient {
 
     /// Sends the request built by `build` until `judge` is satisfied or attempts run out.
     ///
-    /// Connection errors, timeouts, 429 and 5xx are retried here, honouring `Retry-After`;
-    /// every other answer goes to `judge`.
+    /// Connection errors, timeouts and the statuses of [`RetryPolicy::retryable_status`] (408,
+    /// 429, 5xx) are retried here, honouring `Retry-After`; every other answer goes to `judge`.
+    /// A refused redirect and a body over the cap fail at once: the same request would get the
+    /// same answer.
     pub async fn execute<T>(
         &self,
         method: &'static str,
@@ -162,28 +188,35 @@ impl HttpClient {
         build: impl Fn(&Client) -> RequestBuilder,
         mut judge: impl FnMut(Answer) -> Verdict<T>,
     ) -> Result<T, SourceError> {
-        let attempts = self.settings.retries + 1;
+        let attempts = self.policy.attempts();
         let mut last_error = None;
         for attempt in 1..=attempts {
             let mut wait_hint = None;
             let outcome = match build(&self.client).send().await {
+                Err(e) if refused_redirect(&e).is_some() => {
+                    Verdict::Fail(self.error(method, url, None, attempt, &describe(&e)))
+                }
                 Err(e) => Verdict::Retry(self.error(method, url, None, attempt, &describe(&e))),
                 Ok(response) => {
                     let status = response.status();
                     let headers = response.headers().clone();
-                    match response.bytes().await {
-                        Err(e) => Verdict::Retry(self.error(
+                    match read_body(response, self.settings.max_body_bytes).await {
+                        Err(e @ BodyError::TooLarge { .. }) => Verdict::Fail(self.error(
                             method,
                             url,
                             Some(status.as_u16()),
                             attempt,
-                            &format!("reading the body failed: {}", describe(&e)),
+                            &e.describe(),
                         )),
-                        Ok(body)
-                            if status == StatusCode::TOO_MANY_REQUESTS
-                                || status.is_server_error() =>
-                        {
-                            wait_hint = retry_after(&headers, MAX_RETRY_AFTER);
+                        Err(e @ BodyError::Read(_)) => Verdict::Retry(self.error(
+                            method,
+                            url,
+                            Some(status.as_u16()),
+                            attempt,
+                            &e.describe(),
+                        )),
+                        Ok(body) if RetryPolicy::retryable_status(status) => {
+                            wait_hint = net::retry_after(&headers, MAX_RETRY_AFTER);
                             Verdict::Retry(self.error(
                                 method,
                                 url,
@@ -192,6 +225,16 @@ impl HttpClient {
                                 &format!("server answered {status}: {}", excerpt(&body, 200)),
                             ))
                         }
+                        Ok(_) if status.is_redirection() => Verdict::Fail(self.error(
+                            method,
+                            url,
+                            Some(status.as_u16()),
+                            attempt,
+                            &format!(
+                                "redirect not followed (to {})",
+                                net::location(&headers, url)
+                            ),
+                        )),
                         Ok(body) => judge(Answer {
                             status,
                             headers,
@@ -204,12 +247,10 @@ impl HttpClient {
                 Verdict::Done(value) => return Ok(value),
                 Verdict::Fail(error) => return Err(error),
                 Verdict::Retry(error) => {
-                    tracing::debug!(%url, attempt, "retryable failure: {error}");
+                    tracing::debug!(url = %redact_url(url.as_str()), attempt, "retryable failure: {error}");
                     last_error = Some(error);
                     if attempt < attempts {
-                        let backoff = self.backoff(attempt);
-                        tokio::time::sleep(wait_hint.map_or(backoff, |hint| hint.max(backoff)))
-                            .await;
+                        tokio::time::sleep(self.policy.delay(attempt, wait_hint)).await;
                     }
                 }
             }
@@ -228,21 +269,11 @@ impl HttpClient {
     ) -> SourceError {
         SourceError::Http(FinraHttpError {
             method,
-            url: url.to_string(),
+            url: redact_url(url.as_str()),
             status,
             attempts,
             message: message.to_string(),
         })
-    }
-
-    /// `backoff * 2^(attempt-1)`, stretched by up to half again at random so that many clients
-    /// retrying together spread out.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let base = self
-            .settings
-            .backoff
-            .mul_f64(2f64.powi(attempt.saturating_sub(1).min(16) as i32));
-        base.mul_f64(1.0 + rand::thread_rng().gen_range(0.0..0.5))
     }
 }
 

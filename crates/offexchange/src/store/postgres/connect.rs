@@ -52,7 +52,22 @@ enum Mode {
 impl Target {
     /// Parses a `postgres://` URL. Errors are plain text without the password.
     pub(super) fn parse(url: &str) -> Result<Target, String> {
-        let mut parsed = url::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))?;
+        let mut parsed = url::Url::parse(url)
+            .map_err(|e| format!("not a valid URL ({e}): {}", crate::store::redact_url(url)))?;
+        // Whatever tokio-postgres says about the URL, it never repeats the password.
+        let password = parsed
+            .password()
+            .map(|p| {
+                url::form_urlencoded::parse(format!("p={p}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            })
+            .filter(|p| !p.is_empty());
+        let scrub = |message: String| match &password {
+            Some(p) => message.replace(p.as_str(), "***"),
+            None => message,
+        };
         // libpq's default: encrypt when the server can, so a pooler URL without `sslmode` (as
         // Supabase's dashboard shows them) does not travel in clear.
         let mut mode = Mode::Prefer;
@@ -89,7 +104,7 @@ impl Target {
         } else {
             parsed.query_pairs_mut().clear().extend_pairs(kept);
         }
-        let mut config = Config::from_str(parsed.as_str()).map_err(|e| e.to_string())?;
+        let mut config = Config::from_str(parsed.as_str()).map_err(|e| scrub(e.to_string()))?;
         if config.get_application_name().is_none() {
             config.application_name(APPLICATION_NAME);
         }
@@ -277,6 +292,19 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.contains("/nonexistent.crt"), "{e}");
+    }
+
+    #[test]
+    fn unparseable_urls_are_refused_without_their_password() {
+        for url in [
+            "postgres://u:hunter2secret@h:port/db",
+            "postgres://u:hunter2secret@[::1/db",
+            "postgres://u:hunter2secret@h:5432/db?sslmode=require&port=x",
+            "postgres://u:hunter2secret@h:5432/db?connect_timeout=soon",
+        ] {
+            let e = Target::parse(url).err().expect(url);
+            assert!(!e.contains("hunter2secret"), "{url}: {e}");
+        }
     }
 
     #[test]

@@ -33,6 +33,25 @@ impl ApiKey {
         self.0.starts_with("eyJ") && self.0.split('.').count() == 3
     }
 
+    /// A key that bypasses row-level security: a legacy JWT whose payload says
+    /// `"role":"service_role"`, or a new `sb_secret_...` key. Worth a warning before it travels
+    /// over plain http.
+    pub(super) fn is_service_role(&self) -> bool {
+        if self.0.starts_with("sb_secret_") {
+            return true;
+        }
+        if !self.is_jwt() {
+            return false;
+        }
+        let payload = self.0.split('.').nth(1).unwrap_or_default();
+        base64url_decode(payload).is_some_and(|json| {
+            serde_json::from_slice::<serde_json::Value>(&json)
+                .ok()
+                .and_then(|v| v.get("role").and_then(|r| r.as_str()).map(str::to_string))
+                .is_some_and(|role| role == "service_role")
+        })
+    }
+
     /// Removes the key from a text that might quote it (a server echoing a header back).
     pub(super) fn scrub(&self, text: &str) -> String {
         if self.0.len() >= 8 && text.contains(&self.0) {
@@ -47,6 +66,33 @@ impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ApiKey(***)")
     }
+}
+
+/// Unpadded base64url (a JWT segment); `None` on any other byte.
+fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in text.as_bytes() {
+        acc = (acc << 6) | value(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
 }
 
 /// A project URL and key, with the names of the variables they came from (for the log line).
@@ -146,6 +192,21 @@ mod tests {
             creds.key.scrub("bad key sb_publishable_abcdefgh"),
             "bad key ***"
         );
+    }
+
+    #[test]
+    fn service_role_keys_are_recognised() {
+        // {"alg":"HS256"} . {"role":"service_role"} . signature
+        let service =
+            ApiKey::new("eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJl");
+        assert!(service.is_service_role());
+        // {"role":"anon"}
+        let anon = ApiKey::new("eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYW5vbiJ9.c2lnbmF0dXJl");
+        assert!(!anon.is_service_role());
+        assert!(ApiKey::new("sb_secret_abcdefgh").is_service_role());
+        assert!(!ApiKey::new("sb_publishable_abcdefgh").is_service_role());
+        assert!(!ApiKey::new("eyJ.%%%.x").is_service_role());
+        assert_eq!(base64url_decode("aGk").as_deref(), Some(&b"hi"[..]));
     }
 
     #[test]

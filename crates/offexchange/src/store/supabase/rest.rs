@@ -2,10 +2,11 @@
 //! error body (`code`, `message`, `details`, `hint`) turned into one readable line.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rand::Rng;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Client, Method, StatusCode};
 use serde::Deserialize;
@@ -13,7 +14,10 @@ use url::Url;
 
 use super::credentials::ApiKey;
 use super::SupabaseSettings;
-use crate::net::{describe, excerpt, retry_after};
+use crate::config::DEFAULT_MAX_BODY_BYTES;
+use crate::net::{
+    self, describe, excerpt, read_body, retry_after, BodyError, ClientSpec, Redirects, RetryPolicy,
+};
 
 /// What an upsert asks PostgREST for: `INSERT ... ON CONFLICT DO UPDATE` of the columns sent, and
 /// no rows back.
@@ -80,13 +84,19 @@ impl fmt::Display for Failure {
 }
 
 /// The PostgREST endpoint of one table, with the key in every request.
+///
+/// Redirects are never followed: a 3xx is a permanent error naming where it pointed, so the key
+/// (and the rows) never travel to another host. Bodies are read up to
+/// [`DEFAULT_MAX_BODY_BYTES`] (a page of rows is a few hundred KB).
 #[derive(Clone)]
 pub(super) struct Rest {
     client: Client,
     table: Url,
     key: ApiKey,
-    retries: u32,
-    backoff: Duration,
+    policy: RetryPolicy,
+    max_body_bytes: u64,
+    /// Whether the plain-http warning was given (once per client, shared by its clones).
+    warned_plain_http: Arc<AtomicBool>,
 }
 
 impl Rest {
@@ -103,20 +113,47 @@ impl Rest {
         if key.is_jwt() {
             headers.insert(AUTHORIZATION, secret(&format!("Bearer {}", key.expose()))?);
         }
-        let client = Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("offexchange/", env!("CARGO_PKG_VERSION")))
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let client = net::client(ClientSpec {
+            user_agent: concat!("offexchange/", env!("CARGO_PKG_VERSION")),
+            timeout: settings.timeout,
+            redirects: Redirects::Never,
+            default_headers: headers,
+        })
+        .map_err(|e| format!("cannot build the HTTP client: {}", describe(&e)))?;
         Ok(Rest {
             client,
             table,
             key,
-            retries: settings.retries,
-            backoff: settings.backoff,
+            policy: RetryPolicy {
+                retries: settings.retries,
+                backoff: settings.backoff,
+                retry_after_cap: MAX_RETRY_AFTER,
+            },
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            warned_plain_http: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// Warns (once per client) when a service-role key is about to travel in clear: plain
+    /// `http://` to a host that is not this machine.
+    fn warn_if_plain_http(&self, url: &Url) {
+        if url.scheme() == "http"
+            && !net::is_loopback(url)
+            && self.key.is_service_role()
+            && !self.warned_plain_http.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                "sending the Supabase service-role key over plain http:// to {}: anyone on the \
+                 path can read it; use https://",
+                url.host_str().unwrap_or("?")
+            );
+        }
+    }
+
+    /// Whether the plain-http warning was given.
+    #[cfg(test)]
+    pub fn warned_plain_http(&self) -> bool {
+        self.warned_plain_http.load(Ordering::Relaxed)
     }
 
     /// The same client (key, timeouts, retries, connection pool) for another table.
@@ -176,25 +213,43 @@ impl Rest {
     }
 
     /// Sends until a 2xx, a final error, or no attempt left. Connection errors, timeouts, 408,
-    /// 429 and 5xx are retried: an upsert with merge-duplicates is idempotent, so sending a batch
-    /// twice (the first answer lost) writes the same values.
+    /// 429 and 5xx are retried ([`RetryPolicy`]): an upsert with merge-duplicates is idempotent,
+    /// so sending a batch twice (the first answer lost) writes the same values. A 3xx is never
+    /// followed and never retried.
     async fn send(
         &self,
         method: Method,
         url: &Url,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<Bytes, Failure> {
-        let attempts = self.retries + 1;
+        self.warn_if_plain_http(url);
+        let attempts = self.policy.attempts();
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut wait_hint = None;
             let failure = match build().send().await {
                 Err(e) => self.failure(method.clone(), url, None, None, attempt, describe(&e)),
+                Ok(response) if response.status().is_redirection() => {
+                    let status = response.status();
+                    let target = net::location(response.headers(), url);
+                    return Err(self.failure(
+                        method,
+                        url,
+                        Some(status),
+                        None,
+                        attempt,
+                        format!(
+                            "the server redirects to {target}; not followed, so that the key \
+                             never goes to another address (set the project URL to where it \
+                             points, if that is right)"
+                        ),
+                    ));
+                }
                 Ok(response) => {
                     let status = response.status();
                     wait_hint = retry_after(response.headers(), MAX_RETRY_AFTER);
-                    match response.bytes().await {
+                    match read_body(response, self.max_body_bytes).await {
                         Ok(body) if status.is_success() => return Ok(body),
                         Ok(body) => {
                             let parsed = serde_json::from_slice::<PostgrestError>(&body).ok();
@@ -207,18 +262,28 @@ impl Rest {
                                 attempt,
                                 text,
                             );
-                            if !retryable(status) {
+                            if !RetryPolicy::retryable_status(status) {
                                 return Err(failure);
                             }
                             failure
                         }
-                        Err(e) => self.failure(
+                        Err(e @ BodyError::TooLarge { .. }) => {
+                            return Err(self.failure(
+                                method,
+                                url,
+                                Some(status),
+                                None,
+                                attempt,
+                                e.describe(),
+                            ))
+                        }
+                        Err(e @ BodyError::Read(_)) => self.failure(
                             method.clone(),
                             url,
                             Some(status),
                             None,
                             attempt,
-                            format!("reading the answer failed: {}", describe(&e)),
+                            e.describe(),
                         ),
                     }
                 }
@@ -227,8 +292,7 @@ impl Rest {
                 return Err(failure);
             }
             tracing::debug!("retrying after a transient failure: {failure}");
-            let backoff = self.backoff(attempt);
-            tokio::time::sleep(wait_hint.map_or(backoff, |hint| hint.max(backoff))).await;
+            tokio::time::sleep(self.policy.delay(attempt, wait_hint)).await;
         }
     }
 
@@ -260,18 +324,45 @@ impl Rest {
             message: self.key.scrub(&message),
         }
     }
-
-    /// `backoff * 2^(attempt-1)`, stretched by up to half again at random.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let base = self
-            .backoff
-            .mul_f64(2f64.powi(attempt.saturating_sub(1).min(16) as i32));
-        base.mul_f64(1.0 + rand::thread_rng().gen_range(0.0..0.5))
-    }
 }
 
-fn retryable(status: StatusCode) -> bool {
-    status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVICE: &str = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJl";
+    const ANON: &str = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYW5vbiJ9.c2lnbmF0dXJl";
+
+    fn rest(url: &str, key: &str) -> Rest {
+        Rest::new(
+            url.parse().unwrap(),
+            ApiKey::new(key),
+            &SupabaseSettings::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_service_role_key_over_plain_http_off_this_machine_is_warned_about_once() {
+        let r = rest("http://db.example.test/rest/v1/daily_features", SERVICE);
+        let clone = r.with_table("http://db.example.test/rest/v1/ats_weekly".parse().unwrap());
+        assert!(!r.warned_plain_http());
+        r.warn_if_plain_http(r.table());
+        assert!(r.warned_plain_http());
+        assert!(
+            clone.warned_plain_http(),
+            "once per client, clones included"
+        );
+
+        for (url, key) in [
+            ("https://ref.supabase.co/rest/v1/daily_features", SERVICE),
+            ("http://127.0.0.1:54321/rest/v1/daily_features", SERVICE),
+            ("http://localhost:54321/rest/v1/daily_features", SERVICE),
+            ("http://db.example.test/rest/v1/daily_features", ANON),
+        ] {
+            let r = rest(url, key);
+            r.warn_if_plain_http(r.table());
+            assert!(!r.warned_plain_http(), "{url}");
+        }
+    }
 }
