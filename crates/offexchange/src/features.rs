@@ -102,6 +102,10 @@ impl RegShoDay {
         };
         for file in files {
             day.published = true;
+            // A file without its record-count line cannot prove it is whole: a symbol absent
+            // from it may have been cut off, so it stays pending (its stored values are kept)
+            // rather than turning null.
+            day.complete &= file.count_verified;
             for row in &file.rows {
                 let exempt = row.exempt;
                 day.volumes

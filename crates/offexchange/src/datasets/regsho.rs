@@ -162,6 +162,12 @@ impl Load<'_> {
         for (file, location, fetched) in try_join_all(fetches).await? {
             match fetched {
                 Fetched::Published(parsed) => {
+                    if !parsed.count_verified {
+                        report.coverage.push(format!(
+                            "{file} has no record-count line, so it cannot prove it is whole: \
+                             symbols absent from it keep their stored values"
+                        ));
+                    }
                     report.published(file, location, &parsed.quality);
                     out.push(Some(parsed));
                 }

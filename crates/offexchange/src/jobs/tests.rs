@@ -353,3 +353,43 @@ async fn a_corrupt_next_week_stops_the_backfill_after_the_finished_week_is_recor
         .expect("week");
     assert_eq!(record.len(), 2, "the finished week keeps its record");
 }
+
+#[tokio::test]
+async fn a_file_without_its_count_line_never_turns_stored_values_into_nulls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    two_weeks(dir.path());
+    let store = MemoryStore::new();
+    let engine = engine(dir.path());
+    let date = day("2024-04-02");
+    engine
+        .session(date, None, Some(&store))
+        .await
+        .expect("first run");
+    // FINRA re-posts CNMS without BRK/B and without the record-count line (the 2026 files
+    // sometimes have none): nothing proves the file whole, so BRK/B keeps its stored values.
+    let header = "Date|Symbol|ShortVolume|ShortExemptVolume|TotalVolume|Market\r\n";
+    fs::write(
+        dir.path().join("regsho/daily/CNMSshvol20240402.txt"),
+        format!("{header}20240402|AAA|50|1|100|B,Q,N\r\n"),
+    )
+    .expect("write");
+    let outcome = engine
+        .session(date, None, Some(&store))
+        .await
+        .expect("second run");
+    let SessionOutcome::Computed { session, .. } = outcome else {
+        panic!("a session")
+    };
+    assert!(
+        session
+            .report
+            .coverage
+            .iter()
+            .any(|c| c.contains("CNMSshvol20240402.txt has no record-count line")),
+        "{:?}",
+        session.report.coverage
+    );
+    let rows = store.read(date).await.expect("read");
+    assert_eq!(value(&rows, "AAA"), (Some(0.5), Some(0.3)), "the new value");
+    assert_eq!(value(&rows, "BRK/B"), (Some(0.25), Some(0.25)), "kept");
+}
