@@ -10,24 +10,36 @@ use std::time::Duration;
 
 use url::Url;
 
+/// `FINRA_BASE_URL`: FINRA's CDN root or a `file://` mirror (default [`DEFAULT_BASE_URL`]).
 pub const ENV_BASE_URL: &str = "FINRA_BASE_URL";
+/// `FINRA_SHORT_VOLUME_MARKET`: `TOT` or one facility code (see [`Market`]).
 pub const ENV_MARKET: &str = "FINRA_SHORT_VOLUME_MARKET";
+/// `FINRA_HTTP_TIMEOUT`: seconds allowed per request attempt, above 0 up to 3600.
 pub const ENV_TIMEOUT: &str = "FINRA_HTTP_TIMEOUT";
+/// `FINRA_HTTP_RETRIES`: retries after the first attempt, 0 to 20.
 pub const ENV_RETRIES: &str = "FINRA_HTTP_RETRIES";
+/// `FINRA_HTTP_BACKOFF`: base of the retry backoff in seconds, 0 up to 3600.
 pub const ENV_BACKOFF: &str = "FINRA_HTTP_BACKOFF";
+/// `FINRA_HTTP_USER_AGENT`: the User-Agent sent to FINRA (no control characters).
 pub const ENV_USER_AGENT: &str = "FINRA_HTTP_USER_AGENT";
+/// `FINRA_API_BASE_URL`: the Query API root (default [`DEFAULT_API_BASE_URL`]).
 pub const ENV_API_BASE_URL: &str = "FINRA_API_BASE_URL";
+/// `FINRA_ATS_SOURCE`: `auto`, `api` or `zip` (see [`AtsSource`]).
 pub const ENV_ATS_SOURCE: &str = "FINRA_ATS_SOURCE";
 /// Largest response body accepted, in decoded bytes (after gzip), for every HTTP request.
 pub const ENV_MAX_BODY_BYTES: &str = "OFFX_MAX_BODY_BYTES";
 
+/// FINRA's CDN root: the Reg SHO files are under `regsho/daily/`.
 pub const DEFAULT_BASE_URL: &str = "https://cdn.finra.org/equity";
 /// FINRA's Query API, which serves the OTC Transparency (ATS / non-ATS) weekly data.
 pub const DEFAULT_API_BASE_URL: &str = "https://api.finra.org";
 /// The host of FINRA's own CDN: with `FINRA_ATS_SOURCE=auto`, this base means the Query API.
 pub const FINRA_CDN_HOST: &str = "cdn.finra.org";
+/// Default `FINRA_HTTP_TIMEOUT`, in seconds.
 pub const DEFAULT_TIMEOUT_SECS: f64 = 30.0;
+/// Default `FINRA_HTTP_RETRIES`: 3 retries, so 4 attempts in all.
 pub const DEFAULT_RETRIES: u32 = 3;
+/// Default `FINRA_HTTP_BACKOFF`, in seconds.
 pub const DEFAULT_BACKOFF_SECS: f64 = 0.5;
 /// 32 MiB: the largest real bodies are a Reg SHO file (~1 MB), a weekly ZIP (~10 MB) and a
 /// Query API page (~3 MB). The cap leaves headroom while keeping the worst body that fits (a
@@ -47,12 +59,16 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {variable}={value:?}: {reason}")]
 pub struct ConfigError {
+    /// The environment variable, e.g. `FINRA_HTTP_TIMEOUT`.
     pub variable: String,
+    /// The value as given (a URL with its `user:password@` redacted).
     pub value: String,
+    /// What was expected instead.
     pub reason: String,
 }
 
 impl ConfigError {
+    /// An error for `variable` set to `value`.
     pub fn new(variable: &str, value: &str, reason: impl Into<String>) -> Self {
         ConfigError {
             variable: variable.to_string(),
@@ -80,6 +96,7 @@ pub enum Facility {
 }
 
 impl Facility {
+    /// Every facility, CNMS first.
     pub const ALL: [Facility; 6] = [
         Facility::Cnms,
         Facility::Fnsq,
@@ -97,6 +114,7 @@ impl Facility {
         Facility::Fnra,
     ];
 
+    /// FINRA's facility code (`CNMS`, `FNSQ`, ...), as in the file names.
     pub fn code(self) -> &'static str {
         match self {
             Facility::Cnms => "CNMS",
@@ -165,6 +183,7 @@ pub enum AtsSource {
 }
 
 impl AtsSource {
+    /// `auto`, `api` or `zip`, as `FINRA_ATS_SOURCE` spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             AtsSource::Auto => "auto",
@@ -195,11 +214,14 @@ impl fmt::Display for AtsSource {
 /// How the HTTP client behaves: one value, made once, shared by every request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpSettings {
+    /// Time allowed for each request attempt, connecting included (`FINRA_HTTP_TIMEOUT`).
     pub timeout: Duration,
     /// Retries after the first attempt (so `retries + 1` attempts in all).
     pub retries: u32,
     /// Base of the exponential backoff: attempt `n` waits about `backoff * 2^(n-1)`, with jitter.
     pub backoff: Duration,
+    /// Sent with every request (`FINRA_HTTP_USER_AGENT`): FINRA's CDN refuses clients without a
+    /// descriptive one.
     pub user_agent: String,
     /// Largest response body read, in decoded bytes (`OFFX_MAX_BODY_BYTES`, default
     /// [`DEFAULT_MAX_BODY_BYTES`]). A larger body is a permanent error naming the URL and the cap.
@@ -223,7 +245,9 @@ impl Default for HttpSettings {
 pub struct Settings {
     /// CDN root (`https://...`) or a local mirror (`file:///...`), without trailing slash.
     pub base_url: Url,
+    /// `TOT` or the one facility whose short volume is read (`FINRA_SHORT_VOLUME_MARKET`).
     pub market: Market,
+    /// How the HTTP client behaves.
     pub http: HttpSettings,
     /// FINRA's Query API root (`https://api.finra.org`), without trailing slash.
     pub api_base_url: Url,

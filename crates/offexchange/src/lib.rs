@@ -24,7 +24,7 @@
 //! summaries they return ([`SessionReport::lines`], [`BackfillSummary::lines`],
 //! [`CatchUpSummary::lines`]).
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod calendar;
 pub mod config;

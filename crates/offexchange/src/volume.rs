@@ -19,19 +19,25 @@ pub struct Volume(u64);
 /// Why a volume field could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VolumeError {
+    /// The field is empty or blank.
     #[error("empty")]
     Empty,
+    /// A leading `-`: volumes are never negative.
     #[error("negative")]
     Negative,
+    /// Not digits with an optional decimal point and exponent.
     #[error("not a number")]
     NotANumber,
+    /// A nonzero digit past the sixth decimal: refused rather than truncated.
     #[error("more than {DECIMALS} decimals")]
     TooPrecise,
+    /// More than a `u64` of millionths holds (about 18 trillion shares).
     #[error("too large")]
     Overflow,
 }
 
 impl Volume {
+    /// No shares.
     pub const ZERO: Volume = Volume(0);
 
     /// Parses FINRA's decimal text: `123`, `123.5`, `431668.624869`; also Java's
@@ -112,22 +118,27 @@ impl Volume {
         Ok(Volume(micros))
     }
 
+    /// `micros` millionths of a share.
     pub const fn from_micros(micros: u64) -> Volume {
         Volume(micros)
     }
 
+    /// A whole number of shares.
     pub const fn from_shares(shares: u64) -> Volume {
         Volume(shares * SCALE)
     }
 
+    /// The volume in millionths of a share.
     pub const fn micros(self) -> u64 {
         self.0
     }
 
+    /// `true` for no shares.
     pub fn is_zero(self) -> bool {
         self.0 == 0
     }
 
+    /// The exact sum, or `None` on overflow (`+` saturates instead).
     pub fn checked_add(self, other: Volume) -> Option<Volume> {
         self.0.checked_add(other.0).map(Volume)
     }

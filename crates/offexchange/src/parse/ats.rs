@@ -38,6 +38,8 @@ pub enum SummaryType {
 }
 
 impl SummaryType {
+    /// Classifies FINRA's `summaryTypeCode`: every code but the two per-symbol aggregates is a
+    /// breakdown.
     pub fn from_code(code: &str) -> SummaryType {
         match code {
             "ATS_W_SMBL" => SummaryType::AtsSymbol,
@@ -86,12 +88,15 @@ impl std::fmt::Display for Carrier {
 /// One weekly summary row, from either carrier.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AtsRecord {
+    /// FINRA's `weekStartDate`: the Monday of the week.
     pub week_start: NaiveDate,
     /// `T1`, `T2` or `OTCE`.
     pub tier: String,
     /// FINRA OTC Transparency spelling (`BRK.B`).
     pub symbol: String,
+    /// FINRA's `summaryTypeCode`, classified.
     pub summary_type: SummaryType,
+    /// FINRA's `totalWeeklyShareQuantity`.
     pub shares: Volume,
     /// FINRA's `lastUpdateDate` (`YYYY-MM-DD`), when the carrier has it: later than
     /// `initial_published` when FINRA revised the week.
@@ -103,6 +108,7 @@ pub struct AtsRecord {
 /// One symbol's week.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AtsSymbolWeek {
+    /// FINRA's `tierIdentifier` of the symbol's rows (`T1`, `T2` or `OTCE`).
     pub tier: String,
     /// `None`: no `ATS_W_SMBL` row (no ATS trading that week).
     pub ats: Option<Volume>,
@@ -117,10 +123,13 @@ pub struct AtsSymbolWeek {
 /// A week of per-symbol ATS / non-ATS volumes, keyed by FINRA's ATS spelling.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AtsWeek {
+    /// FINRA's `weekStartDate`: the Monday of the week.
     pub week_start: NaiveDate,
+    /// The per-symbol volumes, keyed by FINRA's OTC Transparency spelling (`BRK.B`).
     pub symbols: HashMap<String, AtsSymbolWeek>,
     /// `OTC_W_SMBL` rows seen: zero means the week has no totals at all.
     pub otc_rows: u64,
+    /// Rows read, lines skipped and anomalies found in the week.
     pub quality: FileQuality,
 }
 

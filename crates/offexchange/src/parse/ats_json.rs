@@ -225,6 +225,7 @@ impl Partitions {
         self.by_week.get(&week_start).map_or(&[], Vec::as_slice)
     }
 
+    /// `true` when FINRA lists the (`week_start`, `tier`) partition as published.
     pub fn is_published(&self, week_start: NaiveDate, tier: &str) -> bool {
         self.tiers(week_start).iter().any(|t| t == tier)
     }

@@ -25,17 +25,23 @@ use crate::volume::Volume;
 pub struct ShortVolumeRow {
     /// FINRA's spelling, byte for byte (`BRK/B`, `CpK`).
     pub symbol: String,
+    /// FINRA's `ShortVolume`.
     pub short: Volume,
     /// `None` in files that have no `ShortExemptVolume` column (before 2011-02-28).
     pub exempt: Option<Volume>,
+    /// FINRA's `TotalVolume`: volume reported to FINRA's facilities (off-exchange), not the
+    /// consolidated tape.
     pub total: Volume,
 }
 
 /// A parsed file: its rows and what was wrong with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RegShoFile {
+    /// The rows read, one per symbol (a repeated symbol keeps its first row).
     pub rows: Vec<ShortVolumeRow>,
+    /// `true` when the header has `ShortExemptVolume` (files from 2011-02-28 on).
     pub has_exempt_column: bool,
+    /// Skipped lines and invariant violations found in the file.
     pub quality: FileQuality,
     /// `true` when the file ended with FINRA's record-count line and it matched the data lines
     /// read: the file is provably complete. `false` for a file without that line (some trimmed

@@ -19,7 +19,9 @@ use std::time::{Duration, SystemTime};
 
 use url::Url;
 
+/// `OFFX_CACHE_DIR`: the cache directory; `off` disables the cache.
 pub const ENV_CACHE_DIR: &str = "OFFX_CACHE_DIR";
+/// `OFFX_CACHE_MISSING_TTL`: seconds a "not published" answer is remembered (default one hour).
 pub const ENV_CACHE_MISSING_TTL: &str = "OFFX_CACHE_MISSING_TTL";
 const DEFAULT_MISSING_TTL: Duration = Duration::from_secs(3600);
 const MISSING_SUFFIX: &str = ".not-published";
@@ -34,12 +36,16 @@ pub struct RawCache {
 /// What `offx cache info` shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CacheInfo {
+    /// Cached files, markers not counted.
     pub files: u64,
+    /// Their total size in bytes.
     pub bytes: u64,
+    /// "Not published" markers, expired ones included.
     pub not_published_markers: u64,
 }
 
 impl RawCache {
+    /// A cache at `root` that remembers "not published" for `missing_ttl`.
     pub fn new(root: impl Into<PathBuf>, missing_ttl: Duration) -> RawCache {
         RawCache {
             root: root.into(),
@@ -73,6 +79,7 @@ impl RawCache {
         Ok(Some(RawCache::new(root, ttl)))
     }
 
+    /// The cache directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -130,6 +137,7 @@ impl RawCache {
         let _ = std::fs::remove_file(entry);
     }
 
+    /// Counts the cached files and their bytes, for `offx cache info`.
     pub fn info(&self) -> std::io::Result<CacheInfo> {
         let mut info = CacheInfo::default();
         walk(&self.root, &mut |path, len| {
@@ -251,6 +259,7 @@ mod tests {
 /// How a run uses the cache.
 #[derive(Debug, Clone)]
 pub struct CacheUse {
+    /// The cache itself.
     pub cache: RawCache,
     /// Serve from the cache (bulk work); when `false`, only refresh it (daily runs).
     pub read: bool,

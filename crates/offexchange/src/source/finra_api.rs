@@ -77,12 +77,16 @@ pub const PARTITIONS_TTL: Duration = Duration::from_secs(600);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CompareFilter {
+    /// Always `EQUAL` here.
     pub compare_type: &'static str,
+    /// FINRA's field name, e.g. `tierIdentifier`.
     pub field_name: String,
+    /// The value the field must equal, e.g. `T1`.
     pub field_value: String,
 }
 
 impl CompareFilter {
+    /// `field` EQUAL to `value`.
     pub fn equal(field: &str, value: &str) -> CompareFilter {
         CompareFilter {
             compare_type: "EQUAL",
@@ -96,7 +100,9 @@ impl CompareFilter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DomainFilter {
+    /// FINRA's field name, e.g. `summaryTypeCode`.
     pub field_name: String,
+    /// The values allowed, e.g. `ATS_W_SMBL` and `OTC_W_SMBL`.
     pub values: Vec<String>,
 }
 
@@ -104,8 +110,11 @@ pub struct DomainFilter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DateRangeFilter {
+    /// FINRA's date field, e.g. `weekStartDate`.
     pub field_name: String,
+    /// First date included.
     pub start_date: NaiveDate,
+    /// Last date included.
     pub end_date: NaiveDate,
 }
 
@@ -113,13 +122,18 @@ pub struct DateRangeFilter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WeeklySummaryQuery {
+    /// FINRA's field names to return (see [`FIELDS`]).
     pub fields: Vec<String>,
+    /// `compareFilters`: EQUAL conditions.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub compare_filters: Vec<CompareFilter>,
+    /// `domainFilters`: one-of conditions.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub domain_filters: Vec<DomainFilter>,
+    /// `dateRangeFilters`: inclusive date ranges.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub date_range_filters: Vec<DateRangeFilter>,
+    /// Rows per page, at most [`PAGE_LIMIT`].
     pub limit: u64,
 }
 
@@ -216,6 +230,7 @@ impl WeeklySummaryQuery {
 /// The rows of one query, all pages read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryRows {
+    /// Every row of every page, in FINRA's (unsorted) order.
     pub records: Vec<AtsRecord>,
     /// Pages requested (one per `limit` rows).
     pub pages: u32,
@@ -228,13 +243,16 @@ pub enum TierRows {
     Unlisted,
     /// Listed, yet the query answered 204 (no rows).
     Empty,
+    /// Listed and read: its rows.
     Rows(QueryRows),
 }
 
 /// A week as read from the API: each of [`TIERS`], in that order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiWeek {
+    /// FINRA's `weekStartDate`: the Monday of the week.
     pub week_start: NaiveDate,
+    /// Each tier of [`TIERS`] with what was read for it.
     pub tiers: Vec<(&'static str, TierRows)>,
 }
 
@@ -347,10 +365,12 @@ impl FinraApi {
         Ok(Arc::new(ApiWeek { week_start, tiers }))
     }
 
+    /// Where weekly summary queries are posted: `{api}/data/group/otcMarket/name/weeklySummary`.
     pub fn weekly_summary_url(&self) -> Url {
         self.client.url_for(WEEKLY_SUMMARY_PATH)
     }
 
+    /// Where the partitions list is read: `{api}/partitions/group/otcMarket/name/weeklySummary`.
     pub fn partitions_url(&self) -> Url {
         self.client.url_for(PARTITIONS_PATH)
     }

@@ -27,11 +27,15 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{method} {url}: {message}{}", self.suffix())]
 pub struct FinraHttpError {
+    /// `GET` or `POST`.
     pub method: &'static str,
+    /// The URL, with any credentials redacted.
     pub url: String,
     /// The last HTTP status, when a response arrived.
     pub status: Option<u16>,
+    /// Attempts made (0 when the client could not even be built).
     pub attempts: u32,
+    /// What went wrong.
     pub message: String,
 }
 
@@ -60,6 +64,8 @@ pub enum Verdict<T> {
     Fail(SourceError),
 }
 
+/// The HTTP client for one base URL: FINRA's CDN (or a server laid out like it) or the Query
+/// API root. Built once, shared by every request.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: Client,
@@ -69,6 +75,7 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
+    /// Builds the client for `base` with `settings`; `Err` when the HTTP client cannot be set up.
     pub fn new(base: &Url, settings: &HttpSettings) -> Result<HttpClient, SourceError> {
         let client = net::client(ClientSpec {
             user_agent: &settings.user_agent,
@@ -97,6 +104,7 @@ impl HttpClient {
         })
     }
 
+    /// `path` under the base URL: `{base}/{path}`.
     pub fn url_for(&self, path: &str) -> Url {
         let mut url = self.base.clone();
         let joined = format!("{}/{}", url.path().trim_end_matches('/'), path);
@@ -177,7 +185,7 @@ impl HttpClient {
 
     /// Sends the request built by `build` until `judge` is satisfied or attempts run out.
     ///
-    /// Connection errors, timeouts and the statuses of [`RetryPolicy::retryable_status`] (408,
+    /// Connection errors, timeouts and the statuses of `RetryPolicy::retryable_status` (408,
     /// 429, 5xx) are retried here, honouring `Retry-After`; every other answer goes to `judge`.
     /// A refused redirect and a body over the cap fail at once: the same request would get the
     /// same answer.

@@ -23,6 +23,7 @@ pub use http::{FinraHttpError, HttpClient};
 /// The answer for one file.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fetched<T> {
+    /// The file exists: here it is, parsed.
     Published(T),
     /// 404, or the 403 + S3 `AccessDenied` XML FINRA's CDN gives for a file it does not have
     /// (holiday, not posted yet, facility not yet in existence), or no such file in the mirror.
@@ -32,22 +33,36 @@ pub enum Fetched<T> {
 /// A file that could not be obtained or used.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SourceError {
+    /// The request failed for good.
     #[error(transparent)]
     Http(#[from] FinraHttpError),
+    /// The body arrived but could not be used.
     #[error("{error} [{location}, {attempts} attempt(s)]")]
     Parse {
+        /// What was read: the URL (redacted; for a Query API request, with method and body) or the
+        /// mirror path.
         location: String,
+        /// Attempts made, the last of which gave this error.
         attempts: u32,
+        /// Why the body could not be used.
         error: ParseError,
     },
+    /// A mirror file that exists but cannot be read, or a base URL that is no local directory.
     #[error("cannot read {path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why it cannot be read.
+        reason: String,
+    },
 }
 
 /// FINRA's CDN or a local mirror.
 #[derive(Debug, Clone)]
 pub enum Source {
+    /// FINRA's CDN, or an HTTP server laid out like it.
     Http(HttpClient),
+    /// A local `file://` mirror.
     File(file::FileMirror),
 }
 
@@ -102,6 +117,7 @@ pub fn ats_zip_path(week_start: NaiveDate) -> String {
     format!("ATS/{}", ats_zip_file_name(week_start))
 }
 
+/// `ATS_W_Summary_YYYYMMDD.zip`, the mirror's weekly file name (not a FINRA URL).
 pub fn ats_zip_file_name(week_start: NaiveDate) -> String {
     format!("ATS_W_Summary_{}.zip", week_start.format("%Y%m%d"))
 }

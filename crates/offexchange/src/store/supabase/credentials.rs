@@ -18,6 +18,7 @@ pub const KEY_VARS: [&str; 3] = [
 pub struct ApiKey(String);
 
 impl ApiKey {
+    /// Wraps a key, trimmed of surrounding whitespace.
     pub fn new(key: impl Into<String>) -> ApiKey {
         ApiKey(key.into().trim().to_string())
     }
@@ -98,9 +99,13 @@ fn base64url_decode(text: &str) -> Option<Vec<u8>> {
 /// A project URL and key, with the names of the variables they came from (for the log line).
 #[derive(Debug, Clone)]
 pub struct SupabaseCredentials {
+    /// The project URL, trimmed.
     pub url: String,
+    /// The variable the URL came from, e.g. `SUPABASE_URL`.
     pub url_var: &'static str,
+    /// The API key (never printed).
     pub key: ApiKey,
+    /// The variable the key came from, e.g. `SUPABASE_SERVICE_ROLE_KEY`.
     pub key_var: &'static str,
 }
 

@@ -29,9 +29,13 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// PostgREST's error body, PostgreSQL's fields under JSON names.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct PostgrestError {
+    /// PostgreSQL's SQLSTATE (e.g. `23505`) or PostgREST's own code (`PGRST...`).
     pub code: Option<String>,
+    /// The error message.
     pub message: Option<String>,
+    /// More detail, when the server gives it.
     pub details: Option<String>,
+    /// A suggested fix, when the server gives one.
     pub hint: Option<String>,
 }
 
