@@ -52,8 +52,8 @@ enum Mode {
 impl Target {
     /// Parses a `postgres://` URL. Errors are plain text without the password.
     pub(super) fn parse(url: &str) -> Result<Target, String> {
-        let mut parsed = url::Url::parse(url)
-            .map_err(|e| format!("not a valid URL ({e}): {}", crate::store::redact_url(url)))?;
+        // The caller's error names the URL (redacted); the parser's message never quotes it.
+        let mut parsed = url::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))?;
         // Whatever tokio-postgres says about the URL, it never repeats the password.
         let password = parsed
             .password()

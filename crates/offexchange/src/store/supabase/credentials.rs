@@ -97,7 +97,8 @@ fn base64url_decode(text: &str) -> Option<Vec<u8>> {
 }
 
 /// A project URL and key, with the names of the variables they came from (for the log line).
-#[derive(Debug, Clone)]
+/// `Debug` shows the URL redacted and never the key.
+#[derive(Clone)]
 pub struct SupabaseCredentials {
     /// The project URL, trimmed.
     pub url: String,
@@ -107,6 +108,17 @@ pub struct SupabaseCredentials {
     pub key: ApiKey,
     /// The variable the key came from, e.g. `SUPABASE_SERVICE_ROLE_KEY`.
     pub key_var: &'static str,
+}
+
+impl fmt::Debug for SupabaseCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SupabaseCredentials")
+            .field("url", &crate::store::redact_url(&self.url))
+            .field("url_var", &self.url_var)
+            .field("key", &self.key)
+            .field("key_var", &self.key_var)
+            .finish()
+    }
 }
 
 impl SupabaseCredentials {
@@ -193,6 +205,17 @@ mod tests {
         .unwrap();
         assert_eq!(creds.origin(), "SUPABASE_URL + SUPABASE_ANON_KEY");
         assert!(!format!("{creds:?}").contains("abcdefgh"));
+        let with_password = SupabaseCredentials::from_lookup(|k| match k {
+            "SUPABASE_URL" => Some("https://u:hunter2secret@ref.supabase.co:port".into()),
+            "SUPABASE_SERVICE_ROLE_KEY" => Some("sb_secret_abcdefgh".into()),
+            _ => None,
+        })
+        .unwrap();
+        let shown = format!("{with_password:?}");
+        assert!(
+            !shown.contains("hunter2secret") && !shown.contains("abcdefgh"),
+            "{shown}"
+        );
         assert_eq!(
             creds.key.scrub("bad key sb_publishable_abcdefgh"),
             "bad key ***"
