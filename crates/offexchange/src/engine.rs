@@ -8,8 +8,9 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::{AtsSource, Settings};
 use crate::parse::ParseError;
+use crate::provenance::Fingerprint;
 use crate::report::SessionReport;
-use crate::source::cache::{fetch_through, CacheUse, RawCache};
+use crate::source::cache::{fetch_versioned_through, CacheUse, RawCache};
 use crate::source::{Fetched, FinraApi, HttpClient, Source, SourceError};
 use crate::store::StoreError;
 
@@ -119,13 +120,13 @@ impl Engine {
     }
 
     /// Fetches a file under `FINRA_BASE_URL`, parsed by `parse`, through the raw-file cache as
-    /// `freshness` says.
+    /// `freshness` says, with the fingerprint of its bytes (sha256, size, publication time).
     pub(crate) async fn fetch_file<T>(
         &self,
         path: &str,
         freshness: Freshness,
         parse: impl Fn(&[u8]) -> Result<T, ParseError>,
-    ) -> Result<Fetched<T>, SourceError> {
+    ) -> Result<Fetched<(T, Fingerprint)>, SourceError> {
         let refresh = self.cache.as_ref().map(|using| CacheUse {
             cache: using.cache.clone(),
             read: false,
@@ -135,6 +136,6 @@ impl Engine {
             Freshness::Fresh => refresh.as_ref(),
         };
         let _slot = self.download_slot().await;
-        fetch_through(cache, &self.source, path, parse).await
+        fetch_versioned_through(cache, &self.source, path, parse).await
     }
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::parse::ats::{AtsSymbolWeek, AtsWeek, Carrier};
 use crate::parse::regsho::RegShoFile;
+use crate::provenance::SourceVersion;
 use crate::quality::FileQuality;
 use crate::symbol::ats_to_regsho;
 use crate::volume::Volume;
@@ -88,6 +89,8 @@ pub struct RegShoDay {
     pub published: bool,
     /// Every component file was published: a symbol absent from them has no short volume.
     pub complete: bool,
+    /// The versions of the files the volumes were summed from.
+    pub sources: Vec<SourceVersion>,
 }
 
 impl RegShoDay {

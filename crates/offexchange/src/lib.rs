@@ -35,6 +35,7 @@ mod jobs;
 mod net;
 pub mod overrides;
 pub mod parse;
+pub mod provenance;
 mod quality;
 mod report;
 pub mod source;
@@ -49,13 +50,15 @@ pub use datasets::{DatasetInfo, REGISTRY as DATASETS};
 pub use engine::{Engine, EngineError};
 pub use features::{AtsWeeklyRow, DayVolumes, Feature, FeatureRow, RegShoDay};
 pub use jobs::{
-    BackfillError, BackfillEvent, BackfillOptions, BackfillSummary, CatchUpSummary,
-    ComputedSession, SessionInputs, SessionOutcome, REVISION_WEEKS,
+    export, export_to, BackfillError, BackfillEvent, BackfillOptions, BackfillSummary,
+    CatchUpSummary, ComputedSession, ExportError, ExportFormat, ExportRequest, ExportRow,
+    ExportSummary, SessionInputs, SessionOutcome, EXPORT_COLUMNS, REVISION_WEEKS,
 };
 pub use quality::{FileQuality, SkippedLine, SymbolIssue};
 pub use report::{FileStatus, Level, ReportLine, SessionReport, SummaryLine};
 pub use source::FinraHttpError;
 pub use store::{
-    SessionCommit, Store, StoreError, StoreErrorKind, UpsertSummary, WeekRecord, WeekWrite,
+    FeatureVersion, Part, Provenance, SessionCommit, Store, StoreError, StoreErrorKind,
+    UpsertSummary, WeekRecord, WeekWrite,
 };
 pub use symbol::ats_to_regsho;

@@ -15,7 +15,8 @@ use super::{date, Dataset, DatasetInfo};
 use crate::calendar;
 use crate::engine::{Engine, EngineError, Freshness};
 use crate::features::{self, AtsWeeklyRow, RegShoDay};
-use crate::parse::ats::{self, AtsWeek, Carrier};
+use crate::parse::ats::{self, AtsRecord, AtsWeek, Carrier};
+use crate::provenance::{end_of_new_york_day, Fingerprint, PublishedFrom, SourceVersion};
 use crate::quality::FileQuality;
 use crate::report::{FileStatus, SessionReport};
 use crate::source::finra_api::{self, FinraApi, TierRows};
@@ -48,6 +49,8 @@ pub struct AtsLoad {
     pub complete: bool,
     /// Where the week was read from (recorded in `ats_weekly.source`).
     pub carrier: Carrier,
+    /// The versions read: the ZIP, or each published API tier.
+    pub sources: Vec<SourceVersion>,
 }
 
 impl AtsLoad {
@@ -102,12 +105,15 @@ impl Dataset for OtcWeekly {
             .await?;
         let location = engine.locate(&path);
         Ok(match fetched {
-            Fetched::Published(week) => {
+            Fetched::Published((week, print)) => {
+                let rows = week.quality.rows_read;
+                let version = SourceVersion::new(INFO.name, &name, &location, rows, &print);
                 report.published(name, location, &week.quality);
                 AtsLoad {
                     week: Some(week),
                     complete: true,
                     carrier: Carrier::Zip,
+                    sources: vec![version],
                 }
             }
             Fetched::NotPublished => {
@@ -121,6 +127,7 @@ impl Dataset for OtcWeekly {
                     week: None,
                     complete: false,
                     carrier: Carrier::Zip,
+                    sources: Vec::new(),
                 }
             }
         })
@@ -153,6 +160,7 @@ async fn from_api(
     let location = api.weekly_summary_url().to_string();
     let mut awaited: Vec<&str> = Vec::new();
     let mut records = Vec::new();
+    let mut sources = Vec::new();
     for (tier, rows) in &week.tiers {
         let file = format!("weeklySummary {monday} {tier}");
         let rows = match rows {
@@ -172,6 +180,7 @@ async fn from_api(
                 continue;
             }
         };
+        sources.push(tier_version(&file, &location, &rows.records));
         report.files.push(FileStatus {
             file,
             location: location.clone(),
@@ -200,6 +209,7 @@ async fn from_api(
             week: None,
             complete: false,
             carrier: Carrier::Api,
+            sources,
         });
     }
     let quality = FileQuality::new(format!("weeklySummary {monday}"));
@@ -214,5 +224,37 @@ async fn from_api(
         week: Some(week),
         complete: awaited.is_empty(),
         carrier: Carrier::Api,
+        sources,
     })
+}
+
+/// One API week x tier as a ledger version. Its bytes are the rows used, one canonical line each,
+/// sorted (FINRA's pages come unsorted), so the same rows always hash alike; it was published at
+/// the end of the New York day of its latest `lastUpdateDate` (else `initialPublishedDate`).
+fn tier_version(name: &str, location: &str, records: &[AtsRecord]) -> SourceVersion {
+    let mut lines: Vec<String> = records
+        .iter()
+        .map(|r| {
+            let day = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+            format!(
+                "{}|{}|{}|{:?}|{}|{}|{}\n",
+                r.week_start,
+                r.tier,
+                r.symbol,
+                r.summary_type,
+                r.shares,
+                day(r.last_update),
+                day(r.initial_published)
+            )
+        })
+        .collect();
+    lines.sort_unstable();
+    let text = lines.concat();
+    let published = records
+        .iter()
+        .filter_map(|r| r.last_update.or(r.initial_published))
+        .max()
+        .map(|d| (end_of_new_york_day(d), PublishedFrom::ApiDate));
+    let print = Fingerprint::of(text.as_bytes(), published);
+    SourceVersion::new(INFO.name, name, location, records.len() as u64, &print)
 }

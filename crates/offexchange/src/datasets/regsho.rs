@@ -24,6 +24,7 @@ use crate::config::{Facility, Market};
 use crate::engine::{Engine, EngineError, Freshness};
 use crate::features::RegShoDay;
 use crate::parse::regsho::{self, RegShoFile};
+use crate::provenance::SourceVersion;
 use crate::report::SessionReport;
 use crate::source::{self, Fetched, SourceError};
 
@@ -74,15 +75,20 @@ impl Dataset for RegShoDaily {
             date,
             freshness,
         };
-        match engine.settings().market {
+        let mut sources = Vec::new();
+        let mut day = match engine.settings().market {
             Market::Facility(facility) => {
-                let files = load.files(&[facility], report).await?;
+                let files = load.files(&[facility], report, &mut sources).await?;
                 let published: Vec<_> = files.iter().flatten().collect();
                 let complete = published.len() == files.len();
-                Ok(RegShoDay::combine(published, complete))
+                RegShoDay::combine(published, complete)
             }
-            Market::Tot => load.tot(report).await,
-        }
+            Market::Tot => load.tot(report, &mut sources).await?,
+        };
+        // Every published file fetched is one the day was summed from (an unpublished one has
+        // no version).
+        day.sources = sources;
+        Ok(day)
     }
 }
 
@@ -94,7 +100,11 @@ struct Load<'a> {
 }
 
 impl Load<'_> {
-    async fn tot(&self, report: &mut SessionReport) -> Result<RegShoDay, EngineError> {
+    async fn tot(
+        &self,
+        report: &mut SessionReport,
+        sources: &mut Vec<SourceVersion>,
+    ) -> Result<RegShoDay, EngineError> {
         let date = self.date;
         let nms_parts: Vec<Facility> = Facility::NMS_PARTS
             .into_iter()
@@ -102,7 +112,7 @@ impl Load<'_> {
             .collect();
         if date >= CNMS_START {
             let first = self
-                .files(&[Facility::Cnms, Facility::Forf], report)
+                .files(&[Facility::Cnms, Facility::Forf], report, sources)
                 .await?;
             if let [Some(cnms), forf] = first.as_slice() {
                 let complete = forf.is_some();
@@ -112,7 +122,7 @@ impl Load<'_> {
                 ));
             }
             let forf = first.into_iter().nth(1).flatten();
-            let parts = self.files(&nms_parts, report).await?;
+            let parts = self.files(&nms_parts, report, sources).await?;
             let complete = forf.is_some() && parts.iter().all(Option::is_some);
             let published: Vec<&str> = parts
                 .iter()
@@ -133,7 +143,7 @@ impl Load<'_> {
         }
         let mut wanted = nms_parts;
         wanted.push(Facility::Forf);
-        let files = self.files(&wanted, report).await?;
+        let files = self.files(&wanted, report, sources).await?;
         let complete = files.iter().all(Option::is_some);
         Ok(RegShoDay::combine(files.iter().flatten(), complete))
     }
@@ -143,6 +153,7 @@ impl Load<'_> {
         &self,
         facilities: &[Facility],
         report: &mut SessionReport,
+        sources: &mut Vec<SourceVersion>,
     ) -> Result<Vec<Option<RegShoFile>>, EngineError> {
         let date = self.date;
         let fetches = facilities.iter().map(|&facility| {
@@ -161,7 +172,11 @@ impl Load<'_> {
         let mut out = Vec::with_capacity(facilities.len());
         for (file, location, fetched) in try_join_all(fetches).await? {
             match fetched {
-                Fetched::Published(parsed) => {
+                Fetched::Published((parsed, print)) => {
+                    let rows = parsed.rows.len() as u64;
+                    sources.push(SourceVersion::new(
+                        INFO.name, &file, &location, rows, &print,
+                    ));
                     if !parsed.count_verified {
                         report.coverage.push(format!(
                             "{file} has no record-count line, so it cannot prove it is whole: \

@@ -21,11 +21,12 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use super::session::assemble;
+use super::session::{assemble, Stamped};
 use crate::calendar;
 use crate::datasets::otc_weekly::{self, AtsLoad};
 use crate::engine::{Engine, EngineError};
 use crate::features::{FeatureRow, RegShoDay};
+use crate::provenance::SourceVersion;
 use crate::report::{SessionReport, SummaryLine};
 use crate::store::{Discovery, SessionCommit, Store, UpsertSummary, WeekWrite};
 
@@ -276,7 +277,18 @@ impl Engine {
                 Some(_) => otc_weekly::week_record(&ats.0, &regsho),
                 None => Vec::new(),
             };
-            let commit = SessionCommit::with_week(date, &rows, monday, &week_rows, write);
+            let sources: Vec<SourceVersion> = regsho
+                .sources
+                .iter()
+                .chain(&ats.0.sources)
+                .cloned()
+                .collect();
+            let stamped = match Stamped::new(store, &sources).await {
+                Ok(stamped) => stamped,
+                Err(e) => return Err(failed(date, e.into(), summary)),
+            };
+            let commit = SessionCommit::with_week(date, &rows, monday, &week_rows, write)
+                .with_provenance(stamped.provenance());
             let stored = match store.commit(&commit).await {
                 Ok(stored) => stored,
                 Err(e) => return Err(failed(date, e.into(), summary)),

@@ -24,11 +24,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::session::assemble;
+use super::session::{assemble, Stamped};
 use crate::calendar;
 use crate::datasets::otc_weekly::{self, AtsLoad};
 use crate::engine::{Engine, EngineError};
 use crate::features::Feature;
+use crate::provenance::SourceVersion;
 use crate::report::{list, SessionReport, SummaryLine};
 use crate::store::{merged, SessionCommit, Store, StoredRow, WeekWrite};
 
@@ -265,7 +266,10 @@ async fn recompute(
         None => Vec::new(),
     };
     let monday = calendar::week_start(date);
-    let commit = SessionCommit::with_week(date, &rows, monday, &week_rows, week);
+    let sources: Vec<SourceVersion> = regsho.sources.iter().chain(&ats.sources).cloned().collect();
+    let stamped = Stamped::new(store, &sources).await?;
+    let commit = SessionCommit::with_week(date, &rows, monday, &week_rows, week)
+        .with_provenance(stamped.provenance());
     let written = store.commit(&commit).await?;
     summary.rows_written += written.rows;
     Ok(())

@@ -1,5 +1,6 @@
 //! Whole jobs, each the only place its path is written: one session ([`Engine::session`] and its
-//! stages), a backfill range ([`Engine::backfill`]), catch-up ([`Engine::catch_up`]).
+//! stages), a backfill range ([`Engine::backfill`]), catch-up ([`Engine::catch_up`]), and the
+//! point-in-time export ([`export`]).
 //!
 //! A job owns order, concurrency, transactions and the report. Every session a job stores is one
 //! [`crate::store::SessionCommit`]: its `daily_features` rows and its week's `ats_weekly` record in
@@ -12,10 +13,15 @@
 
 mod backfill;
 mod catch_up;
+mod export;
 mod session;
 #[cfg(test)]
 mod tests;
 
 pub use backfill::{BackfillError, BackfillEvent, BackfillOptions, BackfillSummary};
 pub use catch_up::{CatchUpSummary, REVISION_WEEKS};
+pub use export::{
+    export, export_to, ExportError, ExportFormat, ExportRequest, ExportRow, ExportSummary,
+    EXPORT_COLUMNS,
+};
 pub use session::{ComputedSession, SessionInputs, SessionOutcome};

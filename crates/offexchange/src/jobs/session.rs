@@ -11,17 +11,20 @@
 
 use std::collections::HashSet;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::calendar;
 use crate::datasets::otc_weekly::{self, AtsLoad, OtcWeekly};
-use crate::datasets::regsho::RegShoDaily;
+use crate::datasets::regsho::{self, RegShoDaily};
 use crate::datasets::Dataset;
 use crate::engine::{Engine, EngineError, Freshness};
 use crate::features::{self, AtsDay, AtsWeeklyRow, FeatureRow, RegShoDay, Universe};
+use crate::provenance::SourceVersion;
 use crate::quality::FileQuality;
 use crate::report::SessionReport;
-use crate::store::{Discovery, SessionCommit, Store, UpsertSummary, WeekWrite};
+use crate::store::{
+    Discovery, Provenance, SessionCommit, Store, StoreError, UpsertSummary, WeekWrite,
+};
 use crate::symbol::case_insensitive_matches;
 
 /// What each dataset contributes to one session, loaded.
@@ -47,6 +50,8 @@ pub struct ComputedSession {
     pub week_start: NaiveDate,
     /// The week's `ats_weekly` rows, under the day's Reg SHO spelling.
     pub week: Vec<AtsWeeklyRow>,
+    /// Every source version the values were computed from (Reg SHO files, ATS versions).
+    pub sources: Vec<SourceVersion>,
 }
 
 impl ComputedSession {
@@ -207,6 +212,7 @@ impl Engine {
             report,
             week_start: calendar::week_start(trade_date),
             week: otc_weekly::week_record(ats, regsho),
+            sources: regsho.sources.iter().chain(&ats.sources).cloned().collect(),
         }
     }
 
@@ -235,7 +241,78 @@ impl Engine {
                 }
             }
         }
-        Ok(store.commit(&session.commit(WeekWrite::IfAbsent)).await?)
+        let stamped = Stamped::new(store, &session.sources).await?;
+        let commit = session
+            .commit(WeekWrite::IfAbsent)
+            .with_provenance(stamped.provenance());
+        Ok(store.commit(&commit).await?)
+    }
+}
+
+/// A session's source versions with their publication times settled against the ledger, and the
+/// availability of each part.
+pub(crate) struct Stamped {
+    sources: Vec<SourceVersion>,
+    short_available_at: Option<DateTime<Utc>>,
+    ats_available_at: Option<DateTime<Utc>>,
+}
+
+impl Stamped {
+    /// Bytes the ledger already holds keep the publication time first recorded for them (so a
+    /// version known only by when offx first saw it does not move later on every fetch); each
+    /// part is available at the latest publication time of its dataset's versions.
+    pub(crate) async fn new(
+        store: &dyn Store,
+        sources: &[SourceVersion],
+    ) -> Result<Stamped, StoreError> {
+        let keys: Vec<(String, String)> = sources
+            .iter()
+            .map(|s| (s.dataset.clone(), s.name.clone()))
+            .collect();
+        let known = if keys.is_empty() {
+            Vec::new()
+        } else {
+            store.ledger(&keys).await?
+        };
+        let sources: Vec<SourceVersion> = sources
+            .iter()
+            .map(|s| {
+                let recorded = known.iter().find(|k| {
+                    k.version.dataset == s.dataset
+                        && k.version.name == s.name
+                        && k.version.sha256 == s.sha256
+                });
+                match recorded {
+                    Some(k) => SourceVersion {
+                        published_at: k.version.published_at,
+                        published_from: k.version.published_from,
+                        ..s.clone()
+                    },
+                    None => s.clone(),
+                }
+            })
+            .collect();
+        let latest = |dataset: &str| {
+            sources
+                .iter()
+                .filter(|s| s.dataset == dataset)
+                .map(|s| s.published_at)
+                .max()
+        };
+        Ok(Stamped {
+            short_available_at: latest(regsho::INFO.name),
+            ats_available_at: latest(otc_weekly::INFO.name),
+            sources,
+        })
+    }
+
+    /// What a commit records.
+    pub(crate) fn provenance(&self) -> Provenance<'_> {
+        Provenance {
+            sources: &self.sources,
+            short_available_at: self.short_available_at,
+            ats_available_at: self.ats_available_at,
+        }
     }
 }
 

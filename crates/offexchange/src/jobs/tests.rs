@@ -7,14 +7,15 @@ use std::io::Write;
 use std::path::Path;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::features::AtsWeeklyRow;
 use crate::jobs::{BackfillOptions, SessionOutcome};
 use crate::store::{
-    Discovery, MemoryStore, SessionCommit, Store, StoreError, StoredRow, UpsertSummary,
+    Discovery, FeatureVersion, LedgerRow, MemoryStore, SessionCommit, Store, StoreError, StoredRow,
+    UpsertSummary,
 };
 
 fn day(d: &str) -> NaiveDate {
@@ -324,6 +325,18 @@ impl Store for Failing {
     ) -> Result<Vec<AtsWeeklyRow>, StoreError> {
         self.inner.read_ats_weekly(week_start).await
     }
+
+    async fn ledger(&self, sources: &[(String, String)]) -> Result<Vec<LedgerRow>, StoreError> {
+        self.inner.ledger(sources).await
+    }
+
+    async fn feature_versions(
+        &self,
+        trade_date: NaiveDate,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<FeatureVersion>, StoreError> {
+        self.inner.feature_versions(trade_date, as_of).await
+    }
 }
 
 #[tokio::test]
@@ -392,4 +405,111 @@ async fn a_file_without_its_count_line_never_turns_stored_values_into_nulls() {
     let rows = store.read(date).await.expect("read");
     assert_eq!(value(&rows, "AAA"), (Some(0.5), Some(0.3)), "the new value");
     assert_eq!(value(&rows, "BRK/B"), (Some(0.25), Some(0.25)), "kept");
+}
+
+/// Sets a mirror file's modification time: in a `file://` mirror it stands for FINRA's
+/// publication time.
+fn posted_at(path: &Path, at: &str) {
+    let at: DateTime<Utc> = at.parse().expect("an RFC 3339 time");
+    let file = fs::File::options().write(true).open(path).expect("open");
+    file.set_modified(at.into()).expect("set mtime");
+}
+
+#[tokio::test]
+async fn exports_as_of_a_time_show_only_what_was_published_by_then() {
+    use crate::jobs::{export, ExportRequest};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let date = day("2024-04-02");
+    regsho(root, date, 40);
+    let cnms = root.join("regsho/daily/CNMSshvol20240402.txt");
+    let forf = root.join("regsho/daily/FORFshvol20240402.txt");
+    posted_at(&cnms, "2024-04-02T22:00:00Z");
+    posted_at(&forf, "2024-04-02T21:30:00Z");
+    let store = MemoryStore::new();
+    let engine = engine(root);
+    engine
+        .session(date, None, Some(&store))
+        .await
+        .expect("first run");
+
+    // FINRA re-posts CNMS with AAA corrected, then publishes the ATS week.
+    regsho(root, date, 50);
+    posted_at(&cnms, "2024-04-03T14:00:00Z");
+    posted_at(&forf, "2024-04-02T21:30:00Z");
+    ats_zip(root, day("2024-04-01"), 30, "2024-04-22");
+    posted_at(
+        &root.join("ATS/ATS_W_Summary_20240401.zip"),
+        "2024-04-22T12:00:00Z",
+    );
+    engine
+        .session(date, None, Some(&store))
+        .await
+        .expect("second run");
+
+    let as_of = |at: Option<&str>| {
+        let request = ExportRequest {
+            from: date,
+            to: date,
+            symbols: Some(vec!["AAA".into(), "OTCX".into()]),
+            as_of: at.map(|t| t.parse().expect("time")),
+        };
+        let store = &store;
+        async move {
+            let mut out = Vec::new();
+            export(store, &request, |rows| {
+                out.extend(rows);
+                Ok(())
+            })
+            .await
+            .expect("export");
+            out
+        }
+    };
+    let t = |s: &str| Some(s.parse::<DateTime<Utc>>().expect("time"));
+    assert!(
+        as_of(Some("2024-04-02T21:59:59Z")).await.is_empty(),
+        "before the first post"
+    );
+    let first = as_of(Some("2024-04-02T22:00:00Z")).await;
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[0].symbol, "AAA");
+    assert_eq!(first[0].short_vol_share, Some(0.4), "the original value");
+    assert_eq!(first[0].short_available_at, t("2024-04-02T22:00:00Z"));
+    assert_eq!(
+        (first[0].ats_share_of_total, first[0].ats_available_at),
+        (None, None)
+    );
+    let corrected = as_of(Some("2024-04-10T00:00:00Z")).await;
+    assert_eq!(
+        corrected[0].short_vol_share,
+        Some(0.5),
+        "the corrected value"
+    );
+    assert_eq!(corrected[0].short_available_at, t("2024-04-03T14:00:00Z"));
+    assert_eq!(
+        corrected[0].ats_share_of_total, None,
+        "ATS not yet published"
+    );
+    let published = as_of(Some("2024-04-22T12:00:00Z")).await;
+    assert_eq!(published[0].ats_share_of_total, Some(0.3));
+    assert_eq!(published[0].ats_available_at, t("2024-04-22T12:00:00Z"));
+    assert_eq!(published[1].symbol, "OTCX");
+    assert_eq!(
+        (
+            published[1].ats_share_of_total,
+            published[1].ats_available_at
+        ),
+        (None, t("2024-04-22T12:00:00Z")),
+        "known to be null once the week is out"
+    );
+    let latest = as_of(None).await;
+    assert_eq!(latest, published, "without as_of: the latest values");
+
+    // The ledger keeps both versions of the re-posted file.
+    let ledger = store
+        .ledger(&[("regsho_daily".into(), "CNMSshvol20240402.txt".into())])
+        .await
+        .expect("ledger");
+    assert_eq!(ledger.len(), 2, "{ledger:?}");
 }

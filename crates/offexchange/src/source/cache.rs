@@ -17,7 +17,10 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use chrono::{DateTime, Utc};
 use url::Url;
+
+use crate::provenance::{Fingerprint, PublishedFrom};
 
 /// `OFFX_CACHE_DIR`: the cache directory; `off` disables the cache.
 pub const ENV_CACHE_DIR: &str = "OFFX_CACHE_DIR";
@@ -121,10 +124,48 @@ impl RawCache {
         fresh
     }
 
-    /// Stores `bytes` atomically and clears any "not published" marker.
-    pub fn put(&self, entry: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    /// Stores `bytes` atomically and clears any "not published" marker; with `published`, keeps
+    /// FINRA's publication time beside them (a `.published` file: RFC 3339 and how it was learnt).
+    pub fn put(
+        &self,
+        entry: &Path,
+        bytes: &[u8],
+        published: Option<(DateTime<Utc>, PublishedFrom)>,
+    ) -> std::io::Result<()> {
         let _ = std::fs::remove_file(marker(entry));
+        let sidecar = published_file(entry);
+        match published {
+            Some((at, from)) => write_atomically(
+                &sidecar,
+                format!("{} {}", at.to_rfc3339(), from.as_str()).as_bytes(),
+            )?,
+            None => {
+                let _ = std::fs::remove_file(&sidecar);
+            }
+        }
         write_atomically(entry, bytes)
+    }
+
+    /// The publication time kept with an entry; without one, the moment offx first fetched it
+    /// (the entry's modification time).
+    pub fn published(&self, entry: &Path) -> Option<(DateTime<Utc>, PublishedFrom)> {
+        let kept = std::fs::read_to_string(published_file(entry))
+            .ok()
+            .and_then(|text| {
+                let (at, from) = text.trim().split_once(' ')?;
+                let from = match from {
+                    "last_modified" => PublishedFrom::LastModified,
+                    "file_modified" => PublishedFrom::FileModified,
+                    "api_date" => PublishedFrom::ApiDate,
+                    _ => PublishedFrom::FirstSeen,
+                };
+                let at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
+                Some((at, from))
+            });
+        kept.or_else(|| {
+            let at = std::fs::metadata(entry).and_then(|m| m.modified()).ok()?;
+            Some((DateTime::<Utc>::from(at), PublishedFrom::FirstSeen))
+        })
     }
 
     /// Remembers, for the TTL, that FINRA did not publish the entry.
@@ -135,14 +176,18 @@ impl RawCache {
     /// Drops an entry that failed its check.
     pub fn evict(&self, entry: &Path) {
         let _ = std::fs::remove_file(entry);
+        let _ = std::fs::remove_file(published_file(entry));
     }
 
     /// Counts the cached files and their bytes, for `offx cache info`.
     pub fn info(&self) -> std::io::Result<CacheInfo> {
         let mut info = CacheInfo::default();
         walk(&self.root, &mut |path, len| {
-            if path.to_string_lossy().ends_with(MISSING_SUFFIX) {
+            let name = path.to_string_lossy();
+            if name.ends_with(MISSING_SUFFIX) {
                 info.not_published_markers += 1;
+            } else if name.ends_with(".published") {
+                // An entry's publication time, counted with the entry.
             } else {
                 info.files += 1;
                 info.bytes += len;
@@ -158,6 +203,13 @@ impl RawCache {
             _ => Ok(()),
         }
     }
+}
+
+/// Where an entry's publication time is kept.
+fn published_file(entry: &Path) -> PathBuf {
+    let mut name = entry.as_os_str().to_owned();
+    name.push(".published");
+    PathBuf::from(name)
 }
 
 fn marker(entry: &Path) -> PathBuf {
@@ -223,7 +275,7 @@ mod tests {
         assert_ne!(a, b);
         assert!(b.ends_with("cdn.finra.org/equity/regsho/daily/X.txt"));
         assert_eq!(cache.get(&a), None);
-        cache.put(&a, b"hello").unwrap();
+        cache.put(&a, b"hello", None).unwrap();
         assert_eq!(cache.get(&a).as_deref(), Some(&b"hello"[..]));
         let info = cache.info().unwrap();
         assert_eq!((info.files, info.bytes), (1, 5));
@@ -241,7 +293,7 @@ mod tests {
         let long = RawCache::new(dir.path(), Duration::from_secs(3600));
         long.mark_missing(&entry).unwrap();
         assert!(long.recently_missing(&entry));
-        long.put(&entry, b"now published").unwrap();
+        long.put(&entry, b"now published", None).unwrap();
         assert!(!long.recently_missing(&entry));
     }
 
@@ -272,9 +324,27 @@ pub async fn fetch_through<T>(
     path: &str,
     parse: impl Fn(&[u8]) -> Result<T, crate::parse::ParseError>,
 ) -> Result<super::Fetched<T>, super::SourceError> {
+    use super::Fetched;
+    Ok(
+        match fetch_versioned_through(cache, source, path, parse).await? {
+            Fetched::Published((parsed, _)) => Fetched::Published(parsed),
+            Fetched::NotPublished => Fetched::NotPublished,
+        },
+    )
+}
+
+/// [`fetch_through`], with the fingerprint of the bytes. A cached entry keeps the publication
+/// time it was fetched with (a `.published` file beside it); an entry without one stands for the
+/// moment offx first fetched it (the entry's own modification time).
+pub async fn fetch_versioned_through<T>(
+    cache: Option<&CacheUse>,
+    source: &super::Source,
+    path: &str,
+    parse: impl Fn(&[u8]) -> Result<T, crate::parse::ParseError>,
+) -> Result<super::Fetched<(T, Fingerprint)>, super::SourceError> {
     use super::{Fetched, Source};
     let (Some(using), Source::Http(client)) = (cache, source) else {
-        return source.fetch(path, parse).await;
+        return source.fetch_versioned(path, parse).await;
     };
     let entry = using.cache.entry(&client.url_for(path));
     if using.read {
@@ -283,7 +353,10 @@ pub async fn fetch_through<T>(
         }
         if let Some(bytes) = using.cache.get(&entry) {
             match parse(&bytes) {
-                Ok(parsed) => return Ok(Fetched::Published(parsed)),
+                Ok(parsed) => {
+                    let print = Fingerprint::of(&bytes, using.cache.published(&entry));
+                    return Ok(Fetched::Published((parsed, print)));
+                }
                 Err(e) => {
                     tracing::warn!(
                         "cached {} failed its check ({e}); fetching it again",
@@ -298,11 +371,14 @@ pub async fn fetch_through<T>(
     // error after its retries): nothing else is ever written to the cache.
     let fetched = client.fetch_raw(path, parse).await?;
     let outcome = match fetched {
-        Fetched::Published((parsed, raw)) => {
-            if let Err(e) = using.cache.put(&entry, &raw) {
+        Fetched::Published(raw) => {
+            let published = raw
+                .last_modified
+                .map(|at| (at, PublishedFrom::LastModified));
+            if let Err(e) = using.cache.put(&entry, &raw.body, published) {
                 tracing::warn!("cannot cache {}: {e}", entry.display());
             }
-            Fetched::Published(parsed)
+            Fetched::Published((raw.parsed, Fingerprint::of(&raw.body, published)))
         }
         Fetched::NotPublished => {
             if let Err(e) = using.cache.mark_missing(&entry) {

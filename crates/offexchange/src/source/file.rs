@@ -3,10 +3,13 @@
 use std::io::ErrorKind;
 use std::path::PathBuf;
 
+use chrono::{DateTime, Utc};
+
 use url::Url;
 
 use super::{Fetched, SourceError};
 use crate::parse::ParseError;
+use crate::provenance::{Fingerprint, PublishedFrom};
 
 #[derive(Debug, Clone)]
 pub struct FileMirror {
@@ -31,7 +34,7 @@ impl FileMirror {
         &self,
         path: &str,
         parse: impl Fn(&[u8]) -> Result<T, ParseError>,
-    ) -> Result<Fetched<T>, SourceError> {
+    ) -> Result<Fetched<(T, Fingerprint)>, SourceError> {
         let full = self.path_for(path);
         let bytes = match tokio::fs::read(&full).await {
             Ok(bytes) => bytes,
@@ -43,8 +46,14 @@ impl FileMirror {
                 })
             }
         };
+        // A mirror file's modification time stands for FINRA's publication time.
+        let modified = tokio::fs::metadata(&full)
+            .await
+            .and_then(|m| m.modified())
+            .ok()
+            .map(|at| (DateTime::<Utc>::from(at), PublishedFrom::FileModified));
         parse(&bytes)
-            .map(Fetched::Published)
+            .map(|parsed| Fetched::Published((parsed, Fingerprint::of(&bytes, modified))))
             .map_err(|error| SourceError::Parse {
                 location: full.display().to_string(),
                 attempts: 1,

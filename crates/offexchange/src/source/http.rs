@@ -17,6 +17,7 @@ use crate::net::{
     RetryPolicy,
 };
 use crate::parse::ParseError;
+use crate::provenance::parse_http_date;
 use crate::store::redact_url;
 
 /// Longest wait honoured from a `Retry-After` header.
@@ -46,6 +47,17 @@ impl FinraHttpError {
             None => format!(" ({} attempt(s))", self.attempts),
         }
     }
+}
+
+/// A file fetched and parsed, with what the cache and the provenance ledger need.
+#[derive(Debug)]
+pub struct RawAnswer<T> {
+    /// The parsed file.
+    pub parsed: T,
+    /// The raw body that parsed.
+    pub body: Bytes,
+    /// The `Last-Modified` header, when the server sent a valid one.
+    pub last_modified: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A complete response, body read.
@@ -119,18 +131,18 @@ impl HttpClient {
         parse: impl Fn(&[u8]) -> Result<T, ParseError>,
     ) -> Result<Fetched<T>, SourceError> {
         Ok(match self.fetch_raw(path, parse).await? {
-            Fetched::Published((parsed, _)) => Fetched::Published(parsed),
+            Fetched::Published(raw) => Fetched::Published(raw.parsed),
             Fetched::NotPublished => Fetched::NotPublished,
         })
     }
 
     /// [`HttpClient::fetch`], also handing back the raw body that parsed (a cheap, shared
-    /// `Bytes`): what the raw-file cache stores, without copying it.
+    /// `Bytes`: what the raw-file cache stores, without copying it) and its `Last-Modified`.
     pub async fn fetch_raw<T>(
         &self,
         path: &str,
         parse: impl Fn(&[u8]) -> Result<T, ParseError>,
-    ) -> Result<Fetched<(T, Bytes)>, SourceError> {
+    ) -> Result<Fetched<RawAnswer<T>>, SourceError> {
         let url = self.url_for(path);
         let location = redact_url(url.as_str());
         let mut attempt_no = 0;
@@ -142,7 +154,15 @@ impl HttpClient {
                 attempt_no += 1;
                 match answer.status {
                     s if s.is_success() => match parse(&answer.body) {
-                        Ok(parsed) => Verdict::Done(Fetched::Published((parsed, answer.body))),
+                        Ok(parsed) => Verdict::Done(Fetched::Published(RawAnswer {
+                            parsed,
+                            last_modified: answer
+                                .headers
+                                .get(reqwest::header::LAST_MODIFIED)
+                                .and_then(|v| v.to_str().ok())
+                                .and_then(parse_http_date),
+                            body: answer.body,
+                        })),
                         Err(error) => {
                             let transient = error.is_transient();
                             let err = SourceError::Parse {

@@ -16,6 +16,7 @@ use chrono::NaiveDate;
 
 use crate::config::{Facility, Settings};
 use crate::parse::ParseError;
+use crate::provenance::{Fingerprint, PublishedFrom};
 
 pub use finra_api::FinraApi;
 pub use http::{FinraHttpError, HttpClient};
@@ -85,8 +86,31 @@ impl Source {
         path: &str,
         parse: impl Fn(&[u8]) -> Result<T, ParseError>,
     ) -> Result<Fetched<T>, SourceError> {
+        Ok(match self.fetch_versioned(path, parse).await? {
+            Fetched::Published((parsed, _)) => Fetched::Published(parsed),
+            Fetched::NotPublished => Fetched::NotPublished,
+        })
+    }
+
+    /// [`Source::fetch`], with the fingerprint of the bytes that parsed: their sha256 and size,
+    /// and FINRA's publication time (`Last-Modified` over HTTP, the file's modification time in a
+    /// mirror, else now).
+    pub async fn fetch_versioned<T>(
+        &self,
+        path: &str,
+        parse: impl Fn(&[u8]) -> Result<T, ParseError>,
+    ) -> Result<Fetched<(T, Fingerprint)>, SourceError> {
         match self {
-            Source::Http(client) => client.fetch(path, parse).await,
+            Source::Http(client) => Ok(match client.fetch_raw(path, parse).await? {
+                Fetched::Published(raw) => {
+                    let published = raw
+                        .last_modified
+                        .map(|at| (at, PublishedFrom::LastModified));
+                    let print = Fingerprint::of(&raw.body, published);
+                    Fetched::Published((raw.parsed, print))
+                }
+                Fetched::NotPublished => Fetched::NotPublished,
+            }),
             Source::File(mirror) => mirror.fetch(path, parse).await,
         }
     }
@@ -94,7 +118,8 @@ impl Source {
     /// Where `path` lives, for messages.
     pub fn locate(&self, path: &str) -> String {
         match self {
-            Source::Http(client) => client.url_for(path).to_string(),
+            // FINRA_BASE_URL may carry credentials (a private mirror): never print them.
+            Source::Http(client) => crate::store::redact_url(client.url_for(path).as_str()),
             Source::File(mirror) => mirror.path_for(path).display().to_string(),
         }
     }

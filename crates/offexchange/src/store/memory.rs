@@ -5,15 +5,19 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
-    check_ats_rows, check_rows, merged, AtsWeeklyRow, Discovery, SessionCommit, Store, StoreError,
-    StoredRow, UpsertSummary, WeekWrite,
+    check_ats_rows, check_rows, merged, versions_of, AtsWeeklyRow, Discovery, FeatureVersion,
+    LedgerRow, Part, SessionCommit, Store, StoreError, StoredRow, UpsertSummary, WeekWrite,
 };
 
 type Rows = BTreeMap<(NaiveDate, String), StoredRow>;
 type AtsRows = BTreeMap<(NaiveDate, String), AtsWeeklyRow>;
+/// `feature_versions` by (trade_date, symbol, part, available_at).
+type Versions = BTreeMap<(NaiveDate, String, Part, DateTime<Utc>), FeatureVersion>;
+/// `finra_files` by (dataset, name, sha256).
+type Ledger = BTreeMap<(String, String, String), LedgerRow>;
 
 /// Everything in memory, gone when the process ends (Python's default with nothing configured).
 #[derive(Debug, Default)]
@@ -21,6 +25,8 @@ pub struct MemoryStore {
     rows: Mutex<Rows>,
     /// `ats_weekly`, by (week_start, symbol).
     ats_weekly: Mutex<AtsRows>,
+    /// `feature_versions` and the `finra_files` ledger.
+    history: Mutex<(Versions, Ledger)>,
 }
 
 impl MemoryStore {
@@ -78,9 +84,13 @@ impl Store for MemoryStore {
         if let Some(week) = &commit.week {
             check_ats_rows("memory:", week.week_start, week.rows)?;
         }
-        // Both locks before any write: the session and its week land together.
+        // Every lock before any write: the session, its week and its provenance land together.
         let mut stored = self.lock()?;
         let mut weeks = self.lock_ats()?;
+        let mut history = self
+            .history
+            .lock()
+            .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))?;
         let mut summary = UpsertSummary {
             rows: rows.len(),
             batches: 1,
@@ -108,6 +118,29 @@ impl Store for MemoryStore {
                 ),
             };
             stored.insert(key, new);
+        }
+        if let Some(provenance) = &commit.provenance {
+            let (versions, ledger) = &mut *history;
+            let now = Utc::now();
+            for source in provenance.sources {
+                let key = (
+                    source.dataset.clone(),
+                    source.name.clone(),
+                    source.sha256.clone(),
+                );
+                ledger
+                    .entry(key)
+                    .and_modify(|row| row.last_seen_at = now)
+                    .or_insert_with(|| LedgerRow {
+                        version: source.clone(),
+                        first_seen_at: now,
+                        last_seen_at: now,
+                    });
+            }
+            for v in versions_of(trade_date, rows, provenance) {
+                let key = (v.trade_date, v.symbol.clone(), v.part, v.available_at);
+                versions.entry(key).or_insert(v);
+            }
         }
         if let Some(week) = &commit.week {
             let recorded = weeks
@@ -144,6 +177,40 @@ impl Store for MemoryStore {
             stored.insert((week_start, row.symbol.clone()), row.clone());
         }
         Ok(rows.len())
+    }
+
+    async fn ledger(&self, sources: &[(String, String)]) -> Result<Vec<LedgerRow>, StoreError> {
+        let history = self
+            .history
+            .lock()
+            .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))?;
+        Ok(history
+            .1
+            .values()
+            .filter(|row| {
+                sources
+                    .iter()
+                    .any(|(d, n)| *d == row.version.dataset && *n == row.version.name)
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn feature_versions(
+        &self,
+        trade_date: NaiveDate,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<FeatureVersion>, StoreError> {
+        let history = self
+            .history
+            .lock()
+            .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))?;
+        Ok(history
+            .0
+            .values()
+            .filter(|v| v.trade_date == trade_date && as_of.is_none_or(|t| v.available_at <= t))
+            .cloned()
+            .collect())
     }
 
     async fn read_ats_weekly(

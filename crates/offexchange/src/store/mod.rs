@@ -44,11 +44,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 pub use crate::features::AtsWeeklyRow;
 use crate::features::{Feature, FeatureRow};
+pub use crate::provenance::{LedgerRow, SourceVersion};
 
 pub use memory::MemoryStore;
 pub use postgres::{PostgresStore, MIGRATIONS};
@@ -121,8 +122,10 @@ impl StoreError {
     }
 }
 
-/// Everything one session writes, committed together: its `daily_features` rows and the record of
-/// the ATS week its values were computed from. Every store writes it in one transaction (Supabase
+/// Everything one session writes, committed together: its `daily_features` rows, the record of
+/// the ATS week its values were computed from, and (with [`Provenance`]) the source versions in
+/// the `finra_files` ledger and the session's values in `feature_versions`, stamped with when
+/// they became knowable. Every store writes it in one transaction (Supabase
 /// REST: one request after the other, see [`SupabaseStore`]), so a session is never stored
 /// without its week's record.
 #[derive(Debug, Clone, Copy)]
@@ -133,6 +136,110 @@ pub struct SessionCommit<'a> {
     pub rows: &'a [FeatureRow],
     /// The `ats_weekly` record of its week, when the week is published.
     pub week: Option<WeekRecord<'a>>,
+    /// Where the values came from and when each part became knowable.
+    pub provenance: Option<Provenance<'a>>,
+}
+
+/// What a session's values were computed from, and when each part became knowable.
+#[derive(Debug, Clone, Copy)]
+pub struct Provenance<'a> {
+    /// Every source version read (both datasets): rows of the `finra_files` ledger.
+    pub sources: &'a [SourceVersion],
+    /// When the short-volume columns became knowable: the latest publication time of the day's
+    /// Reg SHO files. `None`: no Reg SHO file published.
+    pub short_available_at: Option<DateTime<Utc>>,
+    /// When `ats_share_of_total` became knowable: the latest publication time of the ATS week's
+    /// versions read. `None`: the week is not published.
+    pub ats_available_at: Option<DateTime<Utc>>,
+}
+
+/// Which columns a feature version holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Part {
+    /// `short_vol_share` and `short_exempt_share` (Reg SHO).
+    Short,
+    /// `ats_share_of_total` (the weekly ATS data).
+    Ats,
+}
+
+impl Part {
+    /// As stored: `short` or `ats`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Short => "short",
+            Part::Ats => "ats",
+        }
+    }
+
+    /// From its stored text.
+    pub fn parse(text: &str) -> Option<Part> {
+        match text {
+            "short" => Some(Part::Short),
+            "ats" => Some(Part::Ats),
+            _ => None,
+        }
+    }
+}
+
+/// One version of one part of a stored row: the values a source version gave it, and when that
+/// version became knowable. A revision adds a version; the old one stays.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeatureVersion {
+    /// The symbol, byte for byte.
+    pub symbol: String,
+    /// The session.
+    pub trade_date: NaiveDate,
+    /// Which columns this version holds (the others are `None`).
+    pub part: Part,
+    /// When FINRA had published what these values were computed from.
+    pub available_at: DateTime<Utc>,
+    /// `Part::Short` only.
+    pub short_vol_share: Option<f64>,
+    /// `Part::Short` only.
+    pub short_exempt_share: Option<f64>,
+    /// `Part::Ats` only.
+    pub ats_share_of_total: Option<f64>,
+}
+
+/// The feature versions a commit writes: for each row, a `Short` version unless the short cells
+/// are pending, an `Ats` version unless the ATS cell is pending (each only when its availability
+/// is known).
+pub(crate) fn versions_of(
+    trade_date: NaiveDate,
+    rows: &[FeatureRow],
+    provenance: &Provenance<'_>,
+) -> Vec<FeatureVersion> {
+    let mut out = Vec::new();
+    for r in rows {
+        if let Some(at) = provenance.short_available_at {
+            if !r.short_vol_share.is_pending() && !r.short_exempt_share.is_pending() {
+                out.push(FeatureVersion {
+                    symbol: r.symbol.clone(),
+                    trade_date,
+                    part: Part::Short,
+                    available_at: at,
+                    short_vol_share: r.short_vol_share.value(),
+                    short_exempt_share: r.short_exempt_share.value(),
+                    ats_share_of_total: None,
+                });
+            }
+        }
+        if let Some(at) = provenance.ats_available_at {
+            if !r.ats_share_of_total.is_pending() {
+                out.push(FeatureVersion {
+                    symbol: r.symbol.clone(),
+                    trade_date,
+                    part: Part::Ats,
+                    available_at: at,
+                    short_vol_share: None,
+                    short_exempt_share: None,
+                    ats_share_of_total: r.ats_share_of_total.value(),
+                });
+            }
+        }
+    }
+    out
 }
 
 impl<'a> SessionCommit<'a> {
@@ -142,7 +249,14 @@ impl<'a> SessionCommit<'a> {
             trade_date,
             rows,
             week: None,
+            provenance: None,
         }
+    }
+
+    /// The same commit, with its provenance.
+    pub fn with_provenance(mut self, provenance: Provenance<'a>) -> Self {
+        self.provenance = Some(provenance);
+        self
     }
 
     /// Rows, and the record of the week starting `week_start` when `write` is given and the week
@@ -164,6 +278,7 @@ impl<'a> SessionCommit<'a> {
                     rows: week_rows,
                     write,
                 }),
+            provenance: None,
         }
     }
 }
@@ -290,6 +405,17 @@ pub trait Store: Send + Sync {
         week_start: NaiveDate,
         rows: &[AtsWeeklyRow],
     ) -> Result<usize, StoreError>;
+
+    /// The `finra_files` ledger rows of these `(dataset, name)` sources, every version of each.
+    async fn ledger(&self, sources: &[(String, String)]) -> Result<Vec<LedgerRow>, StoreError>;
+
+    /// The feature versions of `trade_date` sorted by (symbol, part, available_at); with `as_of`,
+    /// only those available at or before it.
+    async fn feature_versions(
+        &self,
+        trade_date: NaiveDate,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<FeatureVersion>, StoreError>;
 
     /// The stored `ats_weekly` rows of `week_start`, sorted by symbol (byte order).
     async fn read_ats_weekly(&self, week_start: NaiveDate)

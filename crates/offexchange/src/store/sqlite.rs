@@ -6,15 +6,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::{
-    check_ats_rows, check_rows, AtsWeeklyRow, Discovery, SessionCommit, Store, StoreError,
-    StoreErrorKind, StoredRow, UpsertSummary, WeekWrite,
+    check_ats_rows, check_rows, versions_of, AtsWeeklyRow, Discovery, FeatureVersion, LedgerRow,
+    Part, SessionCommit, SourceVersion, Store, StoreError, StoreErrorKind, StoredRow,
+    UpsertSummary, WeekWrite,
 };
 use crate::features::FeatureRow;
 use crate::parse::ats::Carrier;
+use crate::provenance::PublishedFrom;
 use crate::volume::Volume;
 
 /// SQLite's version of `migrations/001_daily_features.sql` and `002_ats_weekly.sql`. `symbol`
@@ -51,6 +53,58 @@ CREATE TABLE IF NOT EXISTS ats_weekly (
     PRIMARY KEY (symbol, week_start)
 );
 CREATE INDEX IF NOT EXISTS ats_weekly_week_start ON ats_weekly (week_start);
+
+CREATE TABLE IF NOT EXISTS finra_files (
+    dataset        TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    sha256         TEXT NOT NULL,
+    url            TEXT NOT NULL,
+    bytes          INTEGER NOT NULL,
+    rows           INTEGER NOT NULL,
+    published_at   TEXT NOT NULL,
+    published_from TEXT NOT NULL,
+    first_seen_at  TEXT NOT NULL,
+    last_seen_at   TEXT NOT NULL,
+    PRIMARY KEY (dataset, name, sha256)
+);
+
+CREATE TABLE IF NOT EXISTS feature_versions (
+    symbol             TEXT NOT NULL,
+    trade_date         TEXT NOT NULL,
+    part               TEXT NOT NULL CHECK (part IN ('short', 'ats')),
+    available_at       TEXT NOT NULL,
+    short_vol_share    REAL,
+    short_exempt_share REAL,
+    ats_share_of_total REAL,
+    PRIMARY KEY (trade_date, symbol, part, available_at)
+) WITHOUT ROWID;
+";
+
+/// Times are stored as fixed-width UTC text (`2024-04-02T22:05:13.000000Z`), so text order is time
+/// order and `<=` compares them.
+fn time_text(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn time_of(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = row.get(column)?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| bad_text(column, &text, "an RFC 3339 time"))
+}
+
+const UPSERT_LEDGER: &str = "
+INSERT INTO finra_files (dataset, name, sha256, url, bytes, rows, published_at, published_from,
+                         first_seen_at, last_seen_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+ON CONFLICT (dataset, name, sha256) DO UPDATE SET last_seen_at = excluded.last_seen_at
+";
+
+const INSERT_VERSION: &str = "
+INSERT INTO feature_versions (symbol, trade_date, part, available_at, short_vol_share,
+                              short_exempt_share, ats_share_of_total)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+ON CONFLICT DO NOTHING
 ";
 
 const UPSERT_ATS_WEEKLY: &str = "
@@ -213,6 +267,9 @@ impl Store for SqliteStore {
         let trade_date = commit.trade_date;
         check_rows(&self.describe(), trade_date, commit.rows)?;
         let rows = commit.rows.to_vec();
+        let provenance = commit
+            .provenance
+            .map(|p| (p.sources.to_vec(), versions_of(trade_date, commit.rows, &p)));
         let week = match &commit.week {
             Some(week) => {
                 check_ats_rows(&self.describe(), week.week_start, week.rows)?;
@@ -255,6 +312,9 @@ impl Store for SqliteStore {
                             r.ats_share_of_total.is_pending(),
                         ])?;
                     }
+                }
+                if let Some((sources, versions)) = &provenance {
+                    write_provenance(&tx, sources, versions)?;
                 }
                 if let Some((week_start, week_rows, write)) = &week {
                     let recorded: bool = tx.query_row(
@@ -313,6 +373,74 @@ impl Store for SqliteStore {
             write_ats_weekly(&tx, week_start, &rows)?;
             tx.commit()?;
             Ok(rows.len())
+        })
+        .await
+    }
+
+    async fn ledger(&self, sources: &[(String, String)]) -> Result<Vec<LedgerRow>, StoreError> {
+        let sources = sources.to_vec();
+        self.with_conn(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT dataset, name, sha256, url, bytes, rows, published_at, published_from,
+                        first_seen_at, last_seen_at
+                 FROM finra_files WHERE dataset = ?1 AND name = ?2 ORDER BY published_at",
+            )?;
+            let mut out = Vec::new();
+            for (dataset, name) in &sources {
+                let rows = stmt.query_map([dataset, name], |r| {
+                    let from: String = r.get(7)?;
+                    Ok(LedgerRow {
+                        version: SourceVersion {
+                            dataset: r.get(0)?,
+                            name: r.get(1)?,
+                            sha256: r.get(2)?,
+                            url: r.get(3)?,
+                            bytes: r.get::<_, i64>(4)?.max(0) as u64,
+                            rows: r.get::<_, i64>(5)?.max(0) as u64,
+                            published_at: time_of(r, 6)?,
+                            published_from: PublishedFrom::parse(&from)
+                                .ok_or_else(|| bad_text(7, &from, "a publication source"))?,
+                        },
+                        first_seen_at: time_of(r, 8)?,
+                        last_seen_at: time_of(r, 9)?,
+                    })
+                })?;
+                for row in rows {
+                    out.push(row?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn feature_versions(
+        &self,
+        trade_date: NaiveDate,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<FeatureVersion>, StoreError> {
+        self.with_conn(move |c| {
+            // Without a time, the end of all times: every version.
+            let until = as_of.map_or_else(|| "9999".to_string(), time_text);
+            let mut stmt = c.prepare_cached(
+                "SELECT symbol, part, available_at, short_vol_share, short_exempt_share,
+                        ats_share_of_total
+                 FROM feature_versions WHERE trade_date = ?1 AND available_at <= ?2
+                 ORDER BY symbol, part, available_at",
+            )?;
+            let rows = stmt.query_map(params![trade_date.to_string(), until], |r| {
+                let part: String = r.get(1)?;
+                Ok(FeatureVersion {
+                    symbol: r.get(0)?,
+                    trade_date,
+                    part: Part::parse(&part).ok_or_else(|| bad_text(1, &part, "a part"))?,
+                    available_at: time_of(r, 2)?,
+                    short_vol_share: r.get(3)?,
+                    short_exempt_share: r.get(4)?,
+                    ats_share_of_total: r.get(5)?,
+                })
+            })?;
+            rows.collect()
         })
         .await
     }
@@ -380,6 +508,42 @@ fn kind_of(e: &rusqlite::Error) -> StoreErrorKind {
         }
         _ => StoreErrorKind::Permanent,
     }
+}
+
+/// Records the ledger rows and feature versions of a session inside the caller's transaction.
+fn write_provenance(
+    tx: &rusqlite::Transaction<'_>,
+    sources: &[SourceVersion],
+    versions: &[FeatureVersion],
+) -> rusqlite::Result<()> {
+    let now = time_text(Utc::now());
+    let mut ledger = tx.prepare(UPSERT_LEDGER)?;
+    for s in sources {
+        ledger.execute(params![
+            s.dataset,
+            s.name,
+            s.sha256,
+            s.url,
+            s.bytes as i64,
+            s.rows as i64,
+            time_text(s.published_at),
+            s.published_from.as_str(),
+            now,
+        ])?;
+    }
+    let mut insert = tx.prepare(INSERT_VERSION)?;
+    for v in versions {
+        insert.execute(params![
+            v.symbol,
+            v.trade_date.to_string(),
+            v.part.as_str(),
+            time_text(v.available_at),
+            v.short_vol_share,
+            v.short_exempt_share,
+            v.ats_share_of_total,
+        ])?;
+    }
+    Ok(())
 }
 
 /// Upserts one week's `ats_weekly` rows inside the caller's transaction.

@@ -30,6 +30,7 @@
 
 mod credentials;
 mod errors;
+mod history;
 mod rest;
 mod settings;
 mod wire;
@@ -40,7 +41,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use url::Url;
 
 pub(super) use self::credentials::choice;
@@ -51,8 +52,8 @@ use self::rest::{Failure, Rest};
 pub use self::settings::SupabaseSettings;
 use self::wire::{batches, raw_volume, AtsStored, AtsWire, LastUpdate, Stored, SymbolOnly, Wire};
 use super::{
-    check_ats_rows, check_rows, redact_url, AtsWeeklyRow, Discovery, SessionCommit, Store,
-    StoreError, StoredRow, UpsertSummary, WeekWrite,
+    check_ats_rows, check_rows, redact_url, AtsWeeklyRow, Discovery, FeatureVersion, LedgerRow,
+    SessionCommit, Store, StoreError, StoredRow, UpsertSummary, WeekWrite,
 };
 use crate::parse::ats::Carrier;
 
@@ -75,6 +76,9 @@ pub struct SupabaseStore {
     rest: Rest,
     /// `/rest/v1/ats_weekly`, the same client.
     ats_rest: Rest,
+    /// `finra_files` and `feature_versions` (migration 003).
+    files_rest: Rest,
+    versions_rest: Rest,
     settings: SupabaseSettings,
 }
 
@@ -106,15 +110,19 @@ impl SupabaseStore {
         let base = table.path().trim_end_matches('/').to_string();
         let base = base.strip_suffix("/rest/v1").unwrap_or(&base).to_string();
         table.set_query(None);
-        let mut ats_table = table.clone();
-        table.set_path(&format!("{base}/rest/v1/daily_features"));
-        ats_table.set_path(&format!("{base}{ATS_WEEKLY_PATH}"));
-        let rest = Rest::new(table, key, &settings).map_err(|m| fail(m.to_string()))?;
-        let ats_rest = rest.with_table(ats_table);
+        let at = |path: &str| {
+            let mut url = table.clone();
+            url.set_path(&format!("{base}{path}"));
+            url
+        };
+        let rest = Rest::new(at("/rest/v1/daily_features"), key, &settings)
+            .map_err(|m| fail(m.to_string()))?;
         Ok(SupabaseStore {
             project,
+            ats_rest: rest.with_table(at(ATS_WEEKLY_PATH)),
+            files_rest: rest.with_table(at(history::FILES_PATH)),
+            versions_rest: rest.with_table(at(history::VERSIONS_PATH)),
             rest,
-            ats_rest,
             settings,
         })
     }
@@ -182,12 +190,24 @@ impl SupabaseStore {
         doing: &str,
         filters: &[(&str, String)],
     ) -> Result<Vec<T>, StoreError> {
+        self.fetch_all_ordered(rest, doing, filters, "symbol.asc")
+            .await
+    }
+
+    /// [`SupabaseStore::fetch_all`] in the given PostgREST `order`.
+    async fn fetch_all_ordered<T: serde::de::DeserializeOwned>(
+        &self,
+        rest: &Rest,
+        doing: &str,
+        filters: &[(&str, String)],
+        order: &str,
+    ) -> Result<Vec<T>, StoreError> {
         let mut all = Vec::new();
         let mut limit = self.settings.page_size;
         let mut full_seen = false;
         loop {
             let mut query = filters.to_vec();
-            query.push(("order", "symbol.asc".into()));
+            query.push(("order", order.into()));
             query.push(("limit", limit.to_string()));
             query.push(("offset", all.len().to_string()));
             let page: Vec<T> = rest.get(&query).await.map_err(|f| self.error(doing, &f))?;
@@ -313,6 +333,9 @@ impl Store for SupabaseStore {
             summary.batches,
             summary.elapsed.as_secs_f64() * 1e3
         );
+        if let Some(provenance) = &commit.provenance {
+            self.write_history(trade_date, rows, provenance).await?;
+        }
         if let Some(week) = &commit.week {
             let recorded = !self
                 .ats_weekly_last_update(&[week.week_start])
@@ -393,6 +416,18 @@ impl Store for SupabaseStore {
             sent += batch.len();
         }
         Ok(sent)
+    }
+
+    async fn ledger(&self, sources: &[(String, String)]) -> Result<Vec<LedgerRow>, StoreError> {
+        self.read_ledger(sources).await
+    }
+
+    async fn feature_versions(
+        &self,
+        trade_date: NaiveDate,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<FeatureVersion>, StoreError> {
+        self.read_versions(trade_date, as_of).await
     }
 
     async fn read_ats_weekly(
