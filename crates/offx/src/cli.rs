@@ -1,6 +1,6 @@
 //! Command-line grammar.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
@@ -77,6 +77,9 @@ pub enum Command {
     /// Fill `ats_share_of_total` of recent rows whose ATS week FINRA has published since, and
     /// recompute the weeks of the last 8 that FINRA has revised
     CatchUp(CatchUpArgs),
+    /// Stored features of a date range, as they are now or as knowable at a moment (--as-of),
+    /// with when each value became knowable; CSV, JSON or Parquet
+    Export(ExportArgs),
     /// The raw-file cache (OFFX_CACHE_DIR)
     Cache {
         #[command(subcommand)]
@@ -145,6 +148,49 @@ pub enum CacheAction {
     Info,
     /// Delete every cached file
     Clear,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// First trade date (inclusive), YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: NaiveDate,
+    /// Last trade date (inclusive), YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: NaiveDate,
+    /// Only these symbols, comma-separated, exact (case-sensitive) FINRA spelling
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub symbols: Option<Vec<String>>,
+    /// Each value as it was knowable at this time (RFC 3339, e.g. 2024-04-02T23:00:00Z): the
+    /// latest version published at or before it, null when none was
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub as_of: Option<DateTime<Utc>>,
+    /// Store URL [env: OFFX_STORE] [default: sqlite in the user data dir]
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Output format (parquet needs --out)
+    #[arg(long, value_enum, default_value_t = ExportFormatArg::Csv)]
+    pub format: ExportFormatArg,
+    /// Write to this file (written whole, then renamed into place); default: stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// An RFC 3339 time with its offset (`2024-04-02T23:00:00Z`, `2024-04-02T19:00:00-04:00`).
+fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("expected an RFC 3339 time such as 2024-04-02T23:00:00Z ({e})"))
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormatArg {
+    /// symbol,trade_date,<3 features>,short_available_at,ats_available_at (null = empty)
+    Csv,
+    /// One JSON array of row objects
+    Json,
+    /// Apache Parquet (needs --out)
+    Parquet,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

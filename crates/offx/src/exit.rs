@@ -3,6 +3,7 @@
 use offexchange::{BackfillError, ConfigError, EngineError, StoreError};
 
 pub const OTHER: u8 = 1;
+pub const USAGE: u8 = 2;
 pub const CONFIG: u8 = 3;
 pub const FINRA: u8 = 4;
 pub const STORE: u8 = 5;
@@ -12,6 +13,15 @@ pub fn code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
         if cause.is::<Interrupted>() {
             return INTERRUPTED;
+        }
+        if cause.is::<Usage>() {
+            return USAGE;
+        }
+        if cause.is::<offexchange::ExportError>() {
+            return match cause.downcast_ref::<offexchange::ExportError>() {
+                Some(offexchange::ExportError::Store(_)) => STORE,
+                _ => OTHER,
+            };
         }
         if let Some(failure) = cause.downcast_ref::<BackfillError>() {
             return match failure.error {
@@ -53,6 +63,12 @@ pub fn one_line(error: &anyhow::Error) -> String {
     }
     line
 }
+
+/// Arguments that parse but do not fit together (`--from` after `--to`): exit 2, as clap's own
+/// usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
 
 /// Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells expect.
 pub const INTERRUPTED: u8 = 130;

@@ -168,7 +168,10 @@ pub async fn export_to<W: Write + Send>(
                 Ok(())
             })
             .await?;
-            csv.flush()?;
+            let mut out = csv
+                .into_inner()
+                .map_err(|e| ExportError::Write(e.error().to_string()))?;
+            out.flush()?;
             Ok(summary)
         }
         ExportFormat::Json => {
@@ -395,7 +398,9 @@ impl<W: Write + Send> ParquetSink<W> {
 
     fn finish(mut self) -> Result<(), ExportError> {
         self.flush()?;
-        self.writer.close()?;
+        // Writes the footer and hands back the output, which is flushed so an error shows here.
+        let mut out = self.writer.into_inner()?;
+        out.flush()?;
         Ok(())
     }
 }

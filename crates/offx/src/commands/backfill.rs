@@ -12,7 +12,9 @@ use crate::exit::Interrupted;
 
 pub async fn run(settings: &Settings, args: BackfillArgs) -> Result<()> {
     if args.from > args.to {
-        return Err(anyhow!("--from {} is after --to {}", args.from, args.to));
+        return Err(
+            crate::exit::Usage(format!("--from {} is after --to {}", args.from, args.to)).into(),
+        );
     }
     let store = open_store(args.store.as_deref())
         .await?

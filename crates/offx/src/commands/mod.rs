@@ -5,6 +5,7 @@ mod cache;
 mod catch_up;
 mod db;
 mod enrich;
+mod export;
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Enrich(args) => enrich::run(&settings, &cli.global, args).await,
         Command::Backfill(args) => backfill::run(&settings, args).await,
         Command::CatchUp(args) => catch_up::run(&settings, &cli.global, args).await,
+        Command::Export(args) => export::run(args).await,
         Command::Cache { action } => cache::run(action),
         Command::Db { action } => db::run(action).await,
     }
