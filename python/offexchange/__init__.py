@@ -45,6 +45,7 @@ from ._core import (
     __version__,
     closure_reason,
     datasets,
+    export_parquet,
     open_store,
     store_choice,
     summary_lines,
@@ -91,6 +92,7 @@ __all__ = [
     "compute_features",
     "datasets",
     "discover_symbols",
+    "export",
     "open_store",
     "persist_rows",
     "store_choice",
@@ -180,6 +182,41 @@ def backfill(
     opened = _required_store(store, "backfill")
     settings.setdefault("cache", "read")
     return Engine(**settings).backfill(start, end, opened, concurrency, force, on_session)
+
+
+def export(
+    start: date | str,
+    end: date | str,
+    as_of: datetime | str | None = None,
+    symbols: Sequence[str] | None = None,
+    store: str | Store | None = None,
+) -> Any:
+    """The stored features of ``start..end`` (inclusive) as a ``pyarrow.Table``, like ``offx export``.
+
+    Columns: ``symbol``, ``trade_date`` (date32), ``short_vol_share``, ``short_exempt_share``,
+    ``ats_share_of_total``, ``short_available_at`` and ``ats_available_at`` (UTC timestamps: when
+    FINRA had published what each value was computed from). ``as_of`` (a time-zone-aware
+    ``datetime`` or an RFC 3339 string): each value as knowable then, the latest version
+    published at or before it, None when none was; rows with neither part are left out. Without
+    it, the latest values. Rows are ordered by (trade_date, symbol). ``.to_pandas()`` and
+    ``polars.from_arrow(table)`` work from the result. Needs ``pyarrow`` (the ``arrow`` extra).
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as missing:
+        raise ImportError(
+            "offexchange.export returns a pyarrow Table: pip install 'offexchange[arrow]'"
+        ) from missing
+    if isinstance(as_of, datetime):
+        if as_of.tzinfo is None:
+            raise ValueError("as_of: a datetime needs a time zone (e.g. datetime.timezone.utc)")
+        when: str | None = as_of.isoformat()
+    else:
+        when = as_of
+    opened = _required_store(store, "export")
+    data = export_parquet(opened, start, end, when, symbols)
+    return pq.read_table(pa.BufferReader(data))
 
 
 def _required_store(store: str | Store | None, purpose: str) -> Store:

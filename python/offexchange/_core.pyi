@@ -217,5 +217,14 @@ def summary_lines(summary: BackfillSummary | CatchUpSummary) -> list[tuple[str, 
 def datasets() -> list[dict[str, object]]:
     """The FINRA datasets the engine reads (name, carriers, publication, columns, tables)."""
 
+def export_parquet(
+    store: Store,
+    start: _DateLike,
+    end: _DateLike,
+    as_of: str | None = None,
+    symbols: _SymbolsLike | None = None,
+) -> bytes:
+    """The stored features of ``start..=end`` (as of an RFC 3339 time) as a Parquet file's bytes."""
+
 def _panic_for_tests(message: str) -> None:
     """Panics in Rust on purpose (tests check it arrives as ``OffexchangeError``)."""

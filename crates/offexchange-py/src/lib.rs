@@ -34,6 +34,7 @@
 mod convert;
 mod engine;
 mod errors;
+mod export;
 mod handles;
 mod runtime;
 mod store;
@@ -129,6 +130,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(closure_reason, m)?)?;
     m.add_function(wrap_pyfunction!(summary_lines, m)?)?;
     m.add_function(wrap_pyfunction!(datasets, m)?)?;
+    m.add_function(wrap_pyfunction!(export::export_parquet, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     Ok(())
 }
