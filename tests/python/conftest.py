@@ -227,9 +227,12 @@ class FakeSupabase:
     by the table's first ``order`` column, and upserts that merge the columns sent."""
 
     key: str
-    rows: dict[tuple[str, str], dict[str, object]] = field(default_factory=dict)
+    rows: dict[tuple[str, ...], dict[str, object]] = field(default_factory=dict)
     #: ``ats_weekly`` rows by (symbol, week_start).
-    weeks: dict[tuple[str, str], dict[str, object]] = field(default_factory=dict)
+    weeks: dict[tuple[str, ...], dict[str, object]] = field(default_factory=dict)
+    #: ``finra_files`` and ``feature_versions`` rows by their keys.
+    files: dict[tuple[str, ...], dict[str, object]] = field(default_factory=dict)
+    versions: dict[tuple[str, ...], dict[str, object]] = field(default_factory=dict)
     keys_seen: list[str] = field(default_factory=list)
     url: str = ""
     _server: ThreadingHTTPServer | None = None
@@ -239,9 +242,15 @@ class FakeSupabase:
         from urllib.parse import parse_qs, urlsplit
 
         fake = self
-        tables = {
-            "/rest/v1/daily_features": ("trade_date", fake.rows),
-            "/rest/v1/ats_weekly": ("week_start", fake.weeks),
+        # path -> (key columns, rows); GETs filter on any `column=eq.value` given.
+        tables: dict[str, tuple[tuple[str, ...], dict[tuple[str, ...], dict[str, object]]]] = {
+            "/rest/v1/daily_features": (("symbol", "trade_date"), fake.rows),
+            "/rest/v1/ats_weekly": (("symbol", "week_start"), fake.weeks),
+            "/rest/v1/finra_files": (("dataset", "name", "sha256"), fake.files),
+            "/rest/v1/feature_versions": (
+                ("trade_date", "symbol", "part", "available_at"),
+                fake.versions,
+            ),
         }
 
         class Handler(BaseHTTPRequestHandler):
@@ -255,7 +264,9 @@ class FakeSupabase:
                     return False
                 return True
 
-            def table(self) -> tuple[str, dict[tuple[str, str], dict[str, object]]] | None:
+            def table(
+                self,
+            ) -> tuple[tuple[str, ...], dict[tuple[str, ...], dict[str, object]]] | None:
                 found = tables.get(urlsplit(self.path).path)
                 if found is None:
                     self.answer(404, {"code": "PGRST205", "message": "no such table"})
@@ -264,13 +275,19 @@ class FakeSupabase:
             def do_GET(self) -> None:  # noqa: N802
                 if not self.authorized() or (table := self.table()) is None:
                     return
-                key_column, rows = table
+                _, rows = table
                 query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
                 columns = query.get("select", "*").split(",")
-                day = query.get(key_column, "eq.").removeprefix("eq.")
+                equal = {
+                    k: v.removeprefix("eq.") for k, v in query.items() if v.startswith("eq.")
+                }
                 order = query.get("order", "symbol.asc").split(",")[0].split(".")
                 matching = sorted(
-                    (r for (s, d), r in rows.items() if not day or d == day),
+                    (
+                        r
+                        for r in rows.values()
+                        if all(str(r.get(k)) == v for k, v in equal.items())
+                    ),
                     key=lambda r: str(r.get(order[0]) or "").encode(),
                     reverse="desc" in order,
                 )
@@ -282,10 +299,10 @@ class FakeSupabase:
             def do_POST(self) -> None:  # noqa: N802
                 if not self.authorized() or (table := self.table()) is None:
                     return
-                key_column, rows = table
+                keys, rows = table
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 for row in body:
-                    stored = rows.setdefault((row["symbol"], row[key_column]), {})
+                    stored = rows.setdefault(tuple(str(row[k]) for k in keys), {})
                     stored.update(row)
                 self.answer(201, None)
 

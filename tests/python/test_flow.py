@@ -178,6 +178,12 @@ def test_persist_with_supabase_credentials(
     stored = sorted(fake_supabase.rows.values(), key=lambda r: str(r["symbol"]))
     assert [{**r, "trade_date": r["trade_date"].isoformat()} for r in rows] == stored
     assert set(fake_supabase.keys_seen) == {fake_supabase.key}
+    # The week's record, the ledger and the feature versions went over REST too.
+    assert {r["week_start"] for r in fake_supabase.weeks.values()} == {"2024-04-01"}
+    names = {r["name"] for r in fake_supabase.files.values()}
+    assert {"CNMSshvol20240401.txt", "ATS_W_Summary_20240401.zip"} <= names
+    parts = {(r["symbol"], r["part"]) for r in fake_supabase.versions.values()}
+    assert {("AAPL", "short"), ("AAPL", "ats")} <= parts
     text = "\n".join(messages(logs, logging.DEBUG))
     assert f"{url_var} + {key_var}" in text  # the store's origin is logged...
     assert fake_supabase.key not in text  # ...its key never

@@ -172,6 +172,14 @@ impl Part {
         }
     }
 
+    /// As stored, borrowed for the life of the program (a SQL parameter).
+    pub(crate) fn str_ref(self) -> &'static &'static str {
+        match self {
+            Part::Short => &"short",
+            Part::Ats => &"ats",
+        }
+    }
+
     /// From its stored text.
     pub fn parse(text: &str) -> Option<Part> {
         match text {
@@ -354,7 +362,8 @@ pub trait Store: Send + Sync {
     /// A description safe to log (no passwords or keys).
     fn describe(&self) -> String;
 
-    /// Creates `daily_features` and `ats_weekly` if they do not exist (idempotent).
+    /// Creates `daily_features`, `ats_weekly`, `finra_files` and `feature_versions` if they do not
+    /// exist (idempotent; over Supabase REST, checks they are there).
     async fn init(&self) -> Result<(), StoreError>;
 
     /// The stored symbols of `trade_date`, sorted.

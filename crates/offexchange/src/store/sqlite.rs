@@ -72,7 +72,7 @@ CREATE TABLE IF NOT EXISTS feature_versions (
     symbol             TEXT NOT NULL,
     trade_date         TEXT NOT NULL,
     part               TEXT NOT NULL CHECK (part IN ('short', 'ats')),
-    available_at       TEXT NOT NULL,
+    available_at       INTEGER NOT NULL,
     short_vol_share    REAL,
     short_exempt_share REAL,
     ats_share_of_total REAL,
@@ -80,8 +80,9 @@ CREATE TABLE IF NOT EXISTS feature_versions (
 ) WITHOUT ROWID;
 ";
 
-/// Times are stored as fixed-width UTC text (`2024-04-02T22:05:13.000000Z`), so text order is time
-/// order and `<=` compares them.
+/// Ledger times are stored as fixed-width UTC text (`2024-04-02T22:05:13.000000Z`), so text order
+/// is time order; `feature_versions.available_at`, read millions of times by a year's export, as
+/// whole microseconds since 1970 (UTC).
 fn time_text(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
@@ -98,13 +99,6 @@ INSERT INTO finra_files (dataset, name, sha256, url, bytes, rows, published_at, 
                          first_seen_at, last_seen_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
 ON CONFLICT (dataset, name, sha256) DO UPDATE SET last_seen_at = excluded.last_seen_at
-";
-
-const INSERT_VERSION: &str = "
-INSERT INTO feature_versions (symbol, trade_date, part, available_at, short_vol_share,
-                              short_exempt_share, ats_share_of_total)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-ON CONFLICT DO NOTHING
 ";
 
 const UPSERT_ATS_WEEKLY: &str = "
@@ -421,7 +415,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<FeatureVersion>, StoreError> {
         self.with_conn(move |c| {
             // Without a time, the end of all times: every version.
-            let until = as_of.map_or_else(|| "9999".to_string(), time_text);
+            let until = as_of.map_or(i64::MAX, |t| t.timestamp_micros());
             let mut stmt = c.prepare_cached(
                 "SELECT symbol, part, available_at, short_vol_share, short_exempt_share,
                         ats_share_of_total
@@ -434,7 +428,11 @@ impl Store for SqliteStore {
                     symbol: r.get(0)?,
                     trade_date,
                     part: Part::parse(&part).ok_or_else(|| bad_text(1, &part, "a part"))?,
-                    available_at: time_of(r, 2)?,
+                    available_at: {
+                        let micros: i64 = r.get(2)?;
+                        DateTime::from_timestamp_micros(micros)
+                            .ok_or_else(|| bad_text(2, &micros.to_string(), "a time"))?
+                    },
                     short_vol_share: r.get(3)?,
                     short_exempt_share: r.get(4)?,
                     ats_share_of_total: r.get(5)?,
@@ -531,17 +529,32 @@ fn write_provenance(
             now,
         ])?;
     }
-    let mut insert = tx.prepare(INSERT_VERSION)?;
-    for v in versions {
-        insert.execute(params![
-            v.symbol,
-            v.trade_date.to_string(),
-            v.part.as_str(),
-            time_text(v.available_at),
-            v.short_vol_share,
-            v.short_exempt_share,
-            v.ats_share_of_total,
-        ])?;
+    // Multi-row statements, as for daily_features: a session writes up to two versions a symbol.
+    for chunk in versions.chunks(CHUNK) {
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO feature_versions (symbol, trade_date, part, available_at,
+                 short_vol_share, short_exempt_share, ats_share_of_total)
+             VALUES {values}
+             ON CONFLICT DO NOTHING"
+        );
+        let mut insert = tx.prepare_cached(&sql)?;
+        let dates: Vec<String> = chunk.iter().map(|v| v.trade_date.to_string()).collect();
+        let times: Vec<i64> = chunk
+            .iter()
+            .map(|v| v.available_at.timestamp_micros())
+            .collect();
+        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 7);
+        for ((v, date), at) in chunk.iter().zip(&dates).zip(&times) {
+            params.push(&v.symbol);
+            params.push(date);
+            params.push(v.part.str_ref());
+            params.push(at);
+            params.push(&v.short_vol_share);
+            params.push(&v.short_exempt_share);
+            params.push(&v.ats_share_of_total);
+        }
+        insert.execute(params.as_slice())?;
     }
     Ok(())
 }

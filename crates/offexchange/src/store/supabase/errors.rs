@@ -17,6 +17,18 @@ pub(super) fn kind_of(failure: &Failure) -> StoreErrorKind {
 /// What to do about a failure, when the status or code says.
 pub(super) fn advice(failure: &Failure) -> Option<&'static str> {
     let status = failure.status.map(|s| s.as_u16());
+    let history = [super::history::FILES_PATH, super::history::VERSIONS_PATH];
+    if history.iter().any(|p| failure.target.contains(p)) {
+        if let (_, Some("PGRST205" | "42P01" | "42703" | "PGRST204")) | (Some(404), _) =
+            (status, failure.code())
+        {
+            return Some(
+                "create the point-in-time tables: apply migrations/003_provenance.sql (offx db \
+                 init --store \"$SUPABASE_DB_URL\", or paste it into the SQL editor), then reload \
+                 the schema cache",
+            );
+        }
+    }
     if failure.target.contains(ATS_WEEKLY_PATH) {
         return match (status, failure.code()) {
             (_, Some("PGRST205" | "42P01" | "42703" | "PGRST204")) | (Some(404), _) => Some(
