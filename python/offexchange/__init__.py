@@ -202,8 +202,8 @@ def export(
     ``polars.from_arrow(table)`` work from the result. Needs ``pyarrow`` (the ``arrow`` extra).
     """
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+        import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
     except ImportError as missing:
         raise ImportError(
             "offexchange.export returns a pyarrow Table: pip install 'offexchange[arrow]'"

@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -84,15 +85,23 @@ class FinraServer:
                 relative = self.path.split("?", 1)[0].removeprefix("/equity/")
                 target = (finra.root / relative).resolve()
                 if finra.root.resolve() in target.parents and target.is_file():
-                    return self.answer(200, target.read_bytes(), "application/octet-stream")
+                    # As FINRA's CDN does: the file's own time as Last-Modified.
+                    modified = formatdate(target.stat().st_mtime, usegmt=True)
+                    return self.answer(
+                        200, target.read_bytes(), "application/octet-stream", modified
+                    )
                 if finra.mode == "404":
                     return self.answer(404, b"Not Found", "text/plain")
                 return self.answer(403, ACCESS_DENIED, "application/xml")
 
-            def answer(self, status: int, body: bytes, kind: str) -> None:
+            def answer(
+                self, status: int, body: bytes, kind: str, modified: str | None = None
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
+                if modified is not None:
+                    self.send_header("Last-Modified", modified)
                 self.end_headers()
                 self.wfile.write(body)
 

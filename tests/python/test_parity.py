@@ -1,6 +1,8 @@
 """One pipeline, three fronts: the same two sessions of the sample mirror through ``offx enrich``,
 the Python ``Engine`` and the Prefect flow (``persist=True``), each into its own SQLite file, leave
-identical stores: every table, every row, every value, ``ats_weekly`` included."""
+identical stores: every table, every row, every value, ``ats_weekly``, the ``finra_files`` ledger
+and ``feature_versions`` included. Only the ledger's ``first_seen_at`` / ``last_seen_at`` differ:
+they are the wall-clock moments each front fetched the files."""
 
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ SESSIONS = ["2024-03-28", "2024-04-01"]
 
 Tables = dict[str, list[tuple[object, ...]]]
 
+#: Columns that record when this front ran, not what FINRA published.
+WALL_CLOCK = {"first_seen_at", "last_seen_at"}
+
 
 def dump(db: Path) -> Tables:
     """Every table of the file, rows sorted (the names come from the file's own schema)."""
@@ -31,10 +36,16 @@ def dump(db: Path) -> Tables:
                 "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
             )
         ]
-        return {
-            name: sorted(con.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr)
-            for name in names
-        }
+        tables: Tables = {}
+        for name in names:
+            columns = [
+                f'"{column}"'
+                for (_, column, *_rest) in con.execute(f'PRAGMA table_info("{name}")')
+                if column not in WALL_CLOCK
+            ]
+            rows = con.execute(f'SELECT {", ".join(columns)} FROM "{name}"').fetchall()
+            tables[name] = sorted(rows, key=repr)
+        return tables
 
 
 @pytest.mark.usefixtures("prefect_api")
@@ -65,7 +76,8 @@ def test_offx_python_and_prefect_write_identical_stores(
         assert compute_offexchange_features(day, persist=True)
 
     cli, python, flow = dump(by_cli), dump(by_python), dump(by_flow)
-    assert {"daily_features", "ats_weekly"} <= set(cli)
+    assert {"daily_features", "ats_weekly", "finra_files", "feature_versions"} <= set(cli)
+    assert len(cli["feature_versions"]) > len(cli["daily_features"]), "short and ATS versions"
     days = {row[1] for row in cli["daily_features"]}
     assert days == set(SESSIONS), "both sessions stored"
     weeks = {row[1] for row in cli["ats_weekly"]}

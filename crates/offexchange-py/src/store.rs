@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use offexchange::store::{self, Discovery, Store};
-use offexchange::{config, Feature, FeatureRow, SessionCommit, UpsertSummary, WeekWrite};
+use offexchange::{config, Feature, FeatureRow, SessionCommit, UpsertSummary};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::convert::{self, date_to_py, extract_date, summary_to_py};
-use crate::errors::{guard, store_error};
+use crate::errors::{engine_error, guard, store_error};
 use crate::handles::{Features, Symbols};
 use crate::runtime::block_on;
 
@@ -142,8 +142,9 @@ impl PyStore {
 }
 
 impl PyStore {
-    /// Commits a computed session: its rows and, when the store has no record of the week yet,
-    /// the week's `ats_weekly` rows, in one transaction (the engine's persist stage).
+    /// Commits a computed session as the engine's persist stage does: its rows, the week's
+    /// `ats_weekly` record (when the store has none yet), its ledger rows and feature versions,
+    /// in one transaction.
     pub fn commit_features<'py>(
         &self,
         py: Python<'py>,
@@ -155,9 +156,9 @@ impl PyStore {
             };
             let store = self.store.clone();
             let summary = block_on(py, async move {
-                store.commit(&session.commit(WeekWrite::IfAbsent)).await
+                offexchange::persist(store.as_ref(), &session).await
             })?
-            .map_err(|e| store_error(py, &e))?;
+            .map_err(|e| engine_error(py, &e))?;
             summary_to_py(py, &summary)
         })
     }

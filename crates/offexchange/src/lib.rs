@@ -50,7 +50,7 @@ pub use datasets::{DatasetInfo, REGISTRY as DATASETS};
 pub use engine::{Engine, EngineError};
 pub use features::{AtsWeeklyRow, DayVolumes, Feature, FeatureRow, RegShoDay};
 pub use jobs::{
-    export, export_to, BackfillError, BackfillEvent, BackfillOptions, BackfillSummary,
+    export, export_to, persist, BackfillError, BackfillEvent, BackfillOptions, BackfillSummary,
     CatchUpSummary, ComputedSession, ExportError, ExportFormat, ExportRequest, ExportRow,
     ExportSummary, SessionInputs, SessionOutcome, EXPORT_COLUMNS, REVISION_WEEKS,
 };

@@ -24,4 +24,4 @@ pub use export::{
     export, export_to, ExportError, ExportFormat, ExportRequest, ExportRow, ExportSummary,
     EXPORT_COLUMNS,
 };
-pub use session::{ComputedSession, SessionInputs, SessionOutcome};
+pub use session::{persist, ComputedSession, SessionInputs, SessionOutcome};

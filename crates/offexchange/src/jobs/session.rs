@@ -226,27 +226,35 @@ impl Engine {
         store: &dyn Store,
         session: &ComputedSession,
     ) -> Result<UpsertSummary, EngineError> {
-        let latest = session.week.iter().filter_map(|r| r.last_update).max();
-        if latest.is_some() {
-            let week = session.week_start;
-            if let Some(recorded) = store.ats_weekly_last_update(&[week]).await?.get(&week) {
-                if latest > *recorded {
-                    tracing::info!(
-                        "FINRA revised the ATS week of {week} (or published more of it) since it \
-                         was recorded (lastUpdateDate {}, recorded {}): `offx catch-up` \
-                         recomputes the week's stored sessions",
-                        latest.map(|d| d.to_string()).unwrap_or_default(),
-                        recorded.map_or("none".to_string(), |d| d.to_string()),
-                    );
-                }
+        persist(store, session).await
+    }
+}
+
+/// [`Engine::persist`], for fronts that hold a computed session and a store but no engine.
+pub async fn persist(
+    store: &dyn Store,
+    session: &ComputedSession,
+) -> Result<UpsertSummary, EngineError> {
+    let latest = session.week.iter().filter_map(|r| r.last_update).max();
+    if latest.is_some() {
+        let week = session.week_start;
+        if let Some(recorded) = store.ats_weekly_last_update(&[week]).await?.get(&week) {
+            if latest > *recorded {
+                tracing::info!(
+                    "FINRA revised the ATS week of {week} (or published more of it) since it \
+                     was recorded (lastUpdateDate {}, recorded {}): `offx catch-up` \
+                     recomputes the week's stored sessions",
+                    latest.map(|d| d.to_string()).unwrap_or_default(),
+                    recorded.map_or("none".to_string(), |d| d.to_string()),
+                );
             }
         }
-        let stamped = Stamped::new(store, &session.sources).await?;
-        let commit = session
-            .commit(WeekWrite::IfAbsent)
-            .with_provenance(stamped.provenance());
-        Ok(store.commit(&commit).await?)
     }
+    let stamped = Stamped::new(store, &session.sources).await?;
+    let commit = session
+        .commit(WeekWrite::IfAbsent)
+        .with_provenance(stamped.provenance());
+    Ok(store.commit(&commit).await?)
 }
 
 /// A session's source versions with their publication times settled against the ledger, and the
