@@ -41,6 +41,12 @@ impl MemoryStore {
             .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))
     }
 
+    fn lock_history(&self) -> Result<std::sync::MutexGuard<'_, (Versions, Ledger)>, StoreError> {
+        self.history
+            .lock()
+            .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))
+    }
+
     fn lock_ats(&self) -> Result<std::sync::MutexGuard<'_, AtsRows>, StoreError> {
         self.ats_weekly
             .lock()
@@ -87,10 +93,7 @@ impl Store for MemoryStore {
         // Every lock before any write: the session, its week and its provenance land together.
         let mut stored = self.lock()?;
         let mut weeks = self.lock_ats()?;
-        let mut history = self
-            .history
-            .lock()
-            .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))?;
+        let mut history = self.lock_history()?;
         let mut summary = UpsertSummary {
             rows: rows.len(),
             batches: 1,
@@ -180,10 +183,7 @@ impl Store for MemoryStore {
     }
 
     async fn ledger(&self, sources: &[(String, String)]) -> Result<Vec<LedgerRow>, StoreError> {
-        let history = self
-            .history
-            .lock()
-            .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))?;
+        let history = self.lock_history()?;
         Ok(history
             .1
             .values()
@@ -201,10 +201,7 @@ impl Store for MemoryStore {
         trade_date: NaiveDate,
         as_of: Option<DateTime<Utc>>,
     ) -> Result<Vec<FeatureVersion>, StoreError> {
-        let history = self
-            .history
-            .lock()
-            .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))?;
+        let history = self.lock_history()?;
         Ok(history
             .0
             .values()
