@@ -387,7 +387,36 @@ fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
         Url::parse(trimmed).map_err(|e| ConfigError::new(ENV_BASE_URL, &shown, e.to_string()))?;
     match url.scheme() {
         "http" | "https" if url.host_str().is_some() => Ok(url),
-        "file" => Ok(url),
+        "file" => {
+            // `file://relative/dir` parses with `relative` as a host: say so, rather than read an
+            // empty mirror and call every file "not published".
+            if url
+                .host_str()
+                .is_some_and(|h| !h.is_empty() && h != "localhost")
+            {
+                return Err(ConfigError::new(
+                    ENV_BASE_URL,
+                    &shown,
+                    "a file:// URL needs an absolute directory, with three slashes: \
+                     file:///data/finra",
+                ));
+            }
+            let path = url
+                .to_file_path()
+                .map_err(|()| ConfigError::new(ENV_BASE_URL, &shown, "not a local directory"))?;
+            if !path.is_dir() {
+                return Err(ConfigError::new(
+                    ENV_BASE_URL,
+                    &shown,
+                    format!(
+                        "{} is not a directory (a mirror laid out like FINRA's CDN is expected \
+                         there)",
+                        path.display()
+                    ),
+                ));
+            }
+            Ok(url)
+        }
         _ => Err(ConfigError::new(
             ENV_BASE_URL,
             &shown,
@@ -465,15 +494,9 @@ mod tests {
             effective(&[(ENV_BASE_URL, "http://127.0.0.1:8080/equity")]),
             AtsSource::Zip
         );
+        assert_eq!(effective(&[(ENV_BASE_URL, "file:///tmp")]), AtsSource::Zip);
         assert_eq!(
-            effective(&[(ENV_BASE_URL, "file:///srv/mirror")]),
-            AtsSource::Zip
-        );
-        assert_eq!(
-            effective(&[
-                (ENV_BASE_URL, "file:///srv/mirror"),
-                (ENV_ATS_SOURCE, "api")
-            ]),
+            effective(&[(ENV_BASE_URL, "file:///tmp"), (ENV_ATS_SOURCE, "api")]),
             AtsSource::Api
         );
         assert_eq!(effective(&[(ENV_ATS_SOURCE, "zip")]), AtsSource::Zip);
@@ -484,7 +507,8 @@ mod tests {
     #[test]
     fn values_are_read() {
         let s = from(&[
-            (ENV_BASE_URL, "file:///tmp/mirror/"),
+            // A mirror must exist: /tmp stands in for one.
+            (ENV_BASE_URL, "file:///tmp/"),
             (ENV_MARKET, "CNMS"),
             (ENV_TIMEOUT, "2.5"),
             (ENV_RETRIES, "0"),
@@ -493,7 +517,7 @@ mod tests {
         ])
         .unwrap();
         assert!(s.is_file_mirror());
-        assert_eq!(s.base_url.path(), "/tmp/mirror");
+        assert_eq!(s.base_url.path(), "/tmp");
         assert_eq!(s.market, Market::Facility(Facility::Cnms));
         assert_eq!(s.http.timeout, Duration::from_millis(2500));
         assert_eq!(s.http.retries, 0);
@@ -501,6 +525,20 @@ mod tests {
         assert_eq!(s.http.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
         let s = from(&[(ENV_MAX_BODY_BYTES, " 1048576 ")]).unwrap();
         assert_eq!(s.http.max_body_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn file_mirrors_must_be_existing_absolute_directories() {
+        let dir = std::env::temp_dir();
+        let good = Url::from_directory_path(&dir).expect("a file URL");
+        fn base(value: &str) -> Result<Settings, ConfigError> {
+            Settings::from_lookup(|k| (k == ENV_BASE_URL).then(|| value.to_string()))
+        }
+        assert!(base(good.as_str()).is_ok());
+        let missing = base("file:///nonexistent/finra").unwrap_err();
+        assert!(missing.reason.contains("is not a directory"), "{missing}");
+        let relative = base("file://relative/dir").unwrap_err();
+        assert!(relative.reason.contains("three slashes"), "{relative}");
     }
 
     #[test]

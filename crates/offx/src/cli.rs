@@ -95,10 +95,10 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct BackfillArgs {
     /// First date (inclusive), YYYY-MM-DD
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     pub from: NaiveDate,
     /// Last date (inclusive), YYYY-MM-DD
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     pub to: NaiveDate,
     /// Store URL [env: OFFX_STORE] [default: sqlite in the user data dir]
     #[arg(long, value_name = "URL")]
@@ -120,7 +120,7 @@ pub struct CatchUpArgs {
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u16).range(1..=3660))]
     pub days: u16,
     /// Look back from this date instead of today, YYYY-MM-DD
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     pub until: Option<NaiveDate>,
     /// Store URL [env: OFFX_STORE] [default: sqlite in the user data dir]
     #[arg(long, value_name = "URL")]
@@ -153,10 +153,10 @@ pub enum CacheAction {
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// First trade date (inclusive), YYYY-MM-DD
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     pub from: NaiveDate,
     /// Last trade date (inclusive), YYYY-MM-DD
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     pub to: NaiveDate,
     /// Only these symbols, comma-separated, exact (case-sensitive) FINRA spelling
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
@@ -174,6 +174,25 @@ pub struct ExportArgs {
     /// Write to this file (written whole, then renamed into place); default: stdout
     #[arg(long, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
+}
+
+/// A date written exactly `YYYY-MM-DD` (chrono alone would also take `2024-4-1`).
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    let t = text.trim();
+    let shaped = t.len() == 10
+        && t.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !shaped {
+        return Err(format!(
+            "expected a date written YYYY-MM-DD, e.g. 2024-04-01, got {t:?}"
+        ));
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|e| format!("{t}: {e}"))
 }
 
 /// An RFC 3339 time with its offset (`2024-04-02T23:00:00Z`, `2024-04-02T19:00:00-04:00`).
@@ -202,7 +221,7 @@ pub enum SummaryFormat {
 #[derive(Args, Debug)]
 pub struct EnrichArgs {
     /// Trading date, YYYY-MM-DD
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     pub date: NaiveDate,
     /// Only these symbols, comma-separated, exact (case-sensitive) FINRA spelling: AAPL,BRK/B
     #[arg(long, value_delimiter = ',', value_name = "LIST")]

@@ -7,6 +7,7 @@ use crate::cli::{EnrichArgs, Global};
 use crate::output;
 
 pub async fn run(settings: &Settings, global: &Global, args: EnrichArgs) -> Result<()> {
+    super::check_symbols(args.symbols.as_deref())?;
     let store = if args.no_store {
         None
     } else {

@@ -9,6 +9,7 @@ use crate::cli::{ExportArgs, ExportFormatArg};
 use crate::commands::open_store;
 
 pub async fn run(args: ExportArgs) -> Result<()> {
+    super::check_symbols(args.symbols.as_deref())?;
     if args.from > args.to {
         bail!(crate::exit::Usage(format!(
             "--from {} is after --to {}",

@@ -31,9 +31,37 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// The raw-file cache from `OFFX_CACHE_DIR` / `OFFX_CACHE_MISSING_TTL`.
+/// The raw-file cache from `OFFX_CACHE_DIR` / `OFFX_CACHE_MISSING_TTL`. A directory that cannot
+/// be written is said once, and the run goes on without the cache (it is an optimisation).
 pub fn raw_cache() -> Result<Option<RawCache>, ConfigError> {
-    RawCache::from_lookup(|name| std::env::var(name).ok())
+    let Some(cache) = RawCache::from_lookup(|name| std::env::var(name).ok())? else {
+        return Ok(None);
+    };
+    let probe = cache.root().join(".offx-write-check");
+    let writable = std::fs::create_dir_all(cache.root())
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe));
+    match writable {
+        Ok(()) => Ok(Some(cache)),
+        Err(e) => {
+            tracing::warn!(
+                "OFFX_CACHE_DIR {} is not writable ({e}): running without the raw-file cache",
+                cache.root().display()
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Refuses an empty symbol in `--symbols` (`--symbols ""`, `A,,B`): it can only be a typo.
+pub fn check_symbols(symbols: Option<&[String]>) -> Result<()> {
+    if symbols.is_some_and(|list| list.iter().any(|s| s.trim().is_empty())) {
+        return Err(crate::exit::Usage(
+            "--symbols has an empty symbol; give them comma-separated, e.g. AAPL,BRK/B".into(),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Environment (and `.env`), overridden by flags; an error names the flag and its variable.
@@ -58,6 +86,20 @@ pub fn settings(global: &Global) -> Result<Settings, ConfigError> {
 pub async fn open_store(explicit: Option<&str>) -> Result<Option<Box<dyn Store>>> {
     let fallback = default_sqlite_path().map(|p| format!("sqlite:{}", p.display()));
     let choice = store::choose(explicit, |k| std::env::var(k).ok(), fallback);
+    if let Some(url) = &choice.url {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"));
+        if path.is_some_and(|p| p.trim().is_empty()) {
+            // SQLite would open a temporary database that vanishes with the process.
+            return Err(ConfigError::new(
+                &choice.origin,
+                url,
+                "a SQLite store needs a file path: sqlite:PATH",
+            )
+            .into());
+        }
+    }
     match choice.url {
         Some(url) => {
             let opened = store::open(&url)
