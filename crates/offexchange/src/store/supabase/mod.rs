@@ -148,6 +148,17 @@ impl SupabaseStore {
         };
         let described = redact_url(&project);
         let mut settings = SupabaseSettings::default();
+        // The same cap as FINRA's downloads unless the URL says otherwise.
+        if let Some(cap) =
+            lookup(crate::config::ENV_MAX_BODY_BYTES).filter(|v| !v.trim().is_empty())
+        {
+            settings.set("max_body_bytes", &cap).map_err(|m| {
+                StoreError::new(
+                    &described,
+                    format!("{}: {m}", crate::config::ENV_MAX_BODY_BYTES),
+                )
+            })?;
+        }
         for (name, value) in url::form_urlencoded::parse(params.as_bytes()) {
             settings
                 .set(&name, &value)

@@ -14,7 +14,6 @@ use url::Url;
 
 use super::credentials::ApiKey;
 use super::SupabaseSettings;
-use crate::config::DEFAULT_MAX_BODY_BYTES;
 use crate::net::{
     self, describe, excerpt, read_body, retry_after, BodyError, ClientSpec, Redirects, RetryPolicy,
 };
@@ -91,7 +90,7 @@ impl fmt::Display for Failure {
 ///
 /// Redirects are never followed: a 3xx is a permanent error naming where it pointed, so the key
 /// (and the rows) never travel to another host. Bodies are read up to
-/// [`DEFAULT_MAX_BODY_BYTES`] (a page of rows is a few hundred KB).
+/// `SupabaseSettings::max_body_bytes` (a page of rows is a few hundred KB).
 #[derive(Clone)]
 pub(super) struct Rest {
     client: Client,
@@ -133,7 +132,7 @@ impl Rest {
                 backoff: settings.backoff,
                 retry_after_cap: MAX_RETRY_AFTER,
             },
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_body_bytes: settings.max_body_bytes,
             warned_plain_http: Arc::new(AtomicBool::new(false)),
         })
     }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::config::{DEFAULT_MAX_BODY_BYTES, MAX_BODY_BYTES_RANGE};
+
 /// Request sizes, timeouts and retries. `batch_size` and `timeout`/`retries` can also be given
 /// in the store URL: `supabase:?batch_size=500&timeout=60&retries=5`.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +18,9 @@ pub struct SupabaseSettings {
     pub retries: u32,
     /// First wait between attempts; doubles each time, plus up to half again at random.
     pub backoff: Duration,
+    /// Largest response body read, decoded (`OFFX_MAX_BODY_BYTES`, or `max_body_bytes=` in the
+    /// store URL).
+    pub max_body_bytes: u64,
 }
 
 impl Default for SupabaseSettings {
@@ -26,6 +31,7 @@ impl Default for SupabaseSettings {
             timeout: Duration::from_secs(30),
             retries: 3,
             backoff: Duration::from_millis(500),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -55,6 +61,14 @@ impl SupabaseSettings {
                     .ok_or_else(|| bad("expected seconds, more than 0"))?;
                 self.timeout = Duration::from_secs_f64(secs);
             }
+            "max_body_bytes" => {
+                self.max_body_bytes = value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| MAX_BODY_BYTES_RANGE.contains(n))
+                    .ok_or_else(|| bad("expected bytes from 65536 to 1073741824"))?;
+            }
             "retries" => {
                 self.retries = value
                     .parse()
@@ -64,7 +78,7 @@ impl SupabaseSettings {
             }
             _ => {
                 return Err(format!(
-                    "unknown parameter {name}; expected batch_size, page_size, timeout or retries"
+                    "unknown parameter {name}; expected batch_size, page_size, timeout, retries or max_body_bytes"
                 ))
             }
         }

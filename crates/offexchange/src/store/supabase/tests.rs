@@ -83,3 +83,27 @@ fn url_settings() {
     let debug = format!("{s:?}");
     assert!(!debug.contains("0123456789"), "{debug}");
 }
+
+#[test]
+fn the_body_cap_follows_offx_max_body_bytes_or_the_url() {
+    let env = |cap: Option<&'static str>| {
+        move |k: &str| match k {
+            "SUPABASE_URL" => Some("https://ref.supabase.co/".to_string()),
+            "SUPABASE_SERVICE_ROLE_KEY" => Some("sb_secret_0123456789".to_string()),
+            "OFFX_MAX_BODY_BYTES" => cap.map(str::to_string),
+            _ => None,
+        }
+    };
+    let s = SupabaseStore::from_url("supabase:", env(None)).unwrap();
+    assert_eq!(
+        s.settings.max_body_bytes,
+        crate::config::DEFAULT_MAX_BODY_BYTES
+    );
+    let s = SupabaseStore::from_url("supabase:", env(Some("1048576"))).unwrap();
+    assert_eq!(s.settings.max_body_bytes, 1 << 20);
+    let s =
+        SupabaseStore::from_url("supabase:?max_body_bytes=2097152", env(Some("1048576"))).unwrap();
+    assert_eq!(s.settings.max_body_bytes, 2 << 20, "the URL wins");
+    let e = SupabaseStore::from_url("supabase:", env(Some("12"))).unwrap_err();
+    assert!(e.message.contains("OFFX_MAX_BODY_BYTES"), "{e}");
+}
