@@ -389,3 +389,61 @@ async fn errors_say_whether_retrying_can_help() {
         "{refused}"
     );
 }
+
+/// Migration 004's function, as Supabase REST calls it: one date in one transaction, an absent
+/// key keeps the stored value, a null writes null, and one bad row refuses the whole date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upsert_function_writes_a_date_whole_or_not_at_all() {
+    let schema = Schema::new("rpc").await;
+    let store = open(&schema).await;
+    let d = date(2024, 4, 1);
+    store
+        .upsert(d, &[row("AAA", d, [Value(0.5), Value(0.1), Value(0.2)])])
+        .await
+        .expect("seed");
+    let db = admin().await;
+    db.batch_execute(&format!("SET search_path = {}", schema.name))
+        .await
+        .expect("search_path");
+    let call = "SELECT offx_upsert_daily_features($1::date, $2::text::jsonb)";
+    let rows = serde_json::json!([
+        {"symbol": "AAA", "short_vol_share": 0.6, "ats_share_of_total": null},
+        {"symbol": "BBB", "short_vol_share": 0.3, "short_exempt_share": 0.0, "ats_share_of_total": 0.4}
+    ])
+    .to_string();
+    let written: i32 = db
+        .query_one(call, &[&d, &rows])
+        .await
+        .expect("the function runs")
+        .get(0);
+    assert_eq!(written, 2);
+    let stored = store.read(d).await.expect("read");
+    assert_eq!(
+        stored
+            .iter()
+            .map(|r| (
+                r.symbol.as_str(),
+                r.short_vol_share,
+                r.short_exempt_share,
+                r.ats_share_of_total
+            ))
+            .collect::<Vec<_>>(),
+        [
+            ("AAA", Some(0.6), Some(0.1), None),
+            ("BBB", Some(0.3), Some(0.0), Some(0.4))
+        ],
+        "absent key kept, null written"
+    );
+    let bad = serde_json::json!([
+        {"symbol": "CCC", "short_vol_share": 0.2},
+        {"symbol": "DDD", "short_vol_share": 1.5}
+    ])
+    .to_string();
+    let refused = db.query_one(call, &[&d, &bad]).await;
+    assert!(refused.is_err(), "1.5 breaks the CHECK");
+    assert_eq!(
+        store.read(d).await.expect("read").len(),
+        2,
+        "nothing of the date written"
+    );
+}

@@ -43,7 +43,9 @@ use std::time::Duration;
 use offexchange::store::{self, ApiKey, Discovery, Store, SupabaseSettings, SupabaseStore};
 use offexchange::Feature::{Null, Pending, Value};
 use serde_json::json;
-use store_support::postgrest::{pgrst_error, FakePostgrest, ATS_PATH, KEY, PREFER, TABLE_PATH};
+use store_support::postgrest::{
+    pgrst_error, FakePostgrest, ATS_PATH, KEY, PREFER, RPC_PATH, TABLE_PATH,
+};
 use store_support::{date, row, rows};
 use wiremock::matchers::{body_json, method, path};
 use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
@@ -174,7 +176,7 @@ async fn batches_hold_at_most_batch_size_rows() {
         .await
         .expect("recorded")
         .iter()
-        .filter(|r| r.method.as_str() == "POST")
+        .filter(|r| r.method.as_str() == "POST" && r.url.path() == TABLE_PATH)
         .map(|r| {
             let body: Vec<serde_json::Value> = serde_json::from_slice(&r.body).expect("JSON");
             body.len()
@@ -182,6 +184,75 @@ async fn batches_hold_at_most_batch_size_rows() {
         .collect();
     // Rows whose ats_share_of_total is null and those with a value share the same keys.
     assert_eq!(posted, vec![400, 400, 200]);
+}
+
+#[tokio::test]
+async fn with_the_upsert_function_a_date_is_one_transaction() {
+    let (server, fake) = FakePostgrest::start().await;
+    fake.add_upsert_function(&server).await;
+    let d = date(2024, 4, 1);
+    let store = store_at(
+        &server,
+        SupabaseSettings {
+            batch_size: 400,
+            ..settings()
+        },
+    );
+    let summary = store.upsert(d, &rows(1_000, d, 0.2)).await.expect("upsert");
+    assert_eq!((summary.rows, summary.batches), (1_000, 1));
+    assert_eq!(fake.function_calls(), 1, "the whole date in one call");
+    assert_eq!(fake.requests(), 0, "no batch was posted");
+    assert_eq!(store.read(d).await.expect("read").len(), 1_000);
+
+    // A pending cell keeps its stored value.
+    let before = store.read(d).await.expect("read");
+    let mut next = rows(2, d, 0.4);
+    next[0].short_vol_share = Pending;
+    store.upsert(d, &next).await.expect("pending kept");
+    let stored = store.read(d).await.expect("read");
+    assert_eq!(stored[0].short_vol_share, before[0].short_vol_share);
+    assert_eq!(stored[1].short_vol_share, next[1].short_vol_share.value());
+    // The database refuses a row (a CHECK): nothing of the date changes.
+    fake.script(pgrst_error(
+        400,
+        "23514",
+        "violates check constraint",
+        None,
+        None,
+    ));
+    let e = store
+        .upsert(d, &rows(3, d, 0.9))
+        .await
+        .expect_err("refused");
+    assert!(
+        e.to_string().contains("rolled back, nothing written"),
+        "{e}"
+    );
+    assert_eq!(store.read(d).await.expect("read"), stored);
+}
+
+#[tokio::test]
+async fn without_the_upsert_function_dates_go_in_batches() {
+    let (server, fake) = FakePostgrest::start().await;
+    let d = date(2024, 4, 1);
+    let store = store_at(
+        &server,
+        SupabaseSettings {
+            batch_size: 400,
+            ..settings()
+        },
+    );
+    store.upsert(d, &rows(1_000, d, 0.2)).await.expect("upsert");
+    store.upsert(d, &rows(1_000, d, 0.3)).await.expect("again");
+    let calls = server
+        .received_requests()
+        .await
+        .expect("recorded")
+        .iter()
+        .filter(|r| r.url.path() == RPC_PATH)
+        .count();
+    assert_eq!(calls, 1, "asked once, then remembered as absent");
+    assert_eq!(fake.requests(), 6, "3 batches per date");
 }
 
 fn page(symbols: std::ops::Range<usize>) -> ResponseTemplate {

@@ -36,6 +36,8 @@ pub const KEY: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoic2Vydmlj
 
 pub const TABLE_PATH: &str = "/rest/v1/daily_features";
 pub const ATS_PATH: &str = "/rest/v1/ats_weekly";
+/// Migration 004's function, as PostgREST exposes it.
+pub const RPC_PATH: &str = "/rest/v1/rpc/offx_upsert_daily_features";
 pub const PREFER: &str = "resolution=merge-duplicates,return=minimal";
 const ATS_COLUMNS: [&str; 8] = [
     "symbol",
@@ -78,6 +80,7 @@ struct State {
     ats: BTreeMap<Key, Map<String, Value>>,
     scripted: VecDeque<ResponseTemplate>,
     requests: usize,
+    function_calls: usize,
 }
 
 #[derive(Clone)]
@@ -347,6 +350,106 @@ impl FakePostgrest {
             }
         }
         ResponseTemplate::new(201).insert_header("Content-Range", "*/*")
+    }
+}
+
+impl FakePostgrest {
+    /// Adds `offx_upsert_daily_features` (migration 004): `POST {"p_trade_date", "p_rows"}`, the
+    /// whole date in one transaction (a value outside [0, 1] refuses all of it); an absent
+    /// feature key keeps the stored value.
+    pub async fn add_upsert_function(&self, server: &MockServer) {
+        Mock::given(path(RPC_PATH))
+            .respond_with(UpsertFunction(self.clone()))
+            .mount(server)
+            .await;
+    }
+
+    /// Requests the function answered.
+    pub fn function_calls(&self) -> usize {
+        self.state().function_calls
+    }
+
+    fn call_function(&self, req: &Request) -> ResponseTemplate {
+        {
+            let mut state = self.state();
+            state.function_calls += 1;
+            if let Some(answer) = state.scripted.pop_front() {
+                return answer;
+            }
+        }
+        let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
+        let bearer = format!("Bearer {KEY}");
+        if header("apikey") != Some(KEY) || header("authorization") != Some(bearer.as_str()) {
+            return pgrst_error(401, "PGRST301", "JWT invalid", None, None);
+        }
+        let body: Value = match serde_json::from_slice(&req.body) {
+            Ok(v) => v,
+            Err(e) => {
+                return pgrst_error(400, "PGRST102", &format!("invalid json: {e}"), None, None)
+            }
+        };
+        let (Some(date), Some(rows)) = (
+            body.get("p_trade_date").and_then(Value::as_str),
+            body.get("p_rows").and_then(Value::as_array),
+        ) else {
+            return pgrst_error(
+                400,
+                "PGRST202",
+                "no function with these parameters",
+                None,
+                None,
+            );
+        };
+        for o in rows {
+            for f in FEATURES {
+                if let Some(v) = o.get(f).and_then(Value::as_f64) {
+                    if !(0.0..=1.0).contains(&v) {
+                        return pgrst_error(
+                            400,
+                            "23514",
+                            &format!("new row for relation \"daily_features\" violates check constraint \"daily_features_{f}_check\""),
+                            None,
+                            None,
+                        );
+                    }
+                }
+            }
+        }
+        let mut state = self.state();
+        for o in rows {
+            let Some(symbol) = o.get("symbol").and_then(Value::as_str) else {
+                return pgrst_error(400, "22P02", "invalid key", None, None);
+            };
+            let entry = state
+                .rows
+                .entry((date.to_string(), symbol.to_string()))
+                .or_insert_with(|| {
+                    let mut fresh = Map::new();
+                    for f in FEATURES {
+                        fresh.insert(f.into(), Value::Null);
+                    }
+                    fresh.insert("note".into(), Value::Null);
+                    fresh
+                });
+            entry.insert("trade_date".into(), Value::String(date.into()));
+            entry.insert("symbol".into(), Value::String(symbol.into()));
+            for f in FEATURES {
+                if let Some(v) = o.get(f) {
+                    entry.insert(f.into(), v.clone());
+                }
+            }
+        }
+        ResponseTemplate::new(200).set_body_raw(rows.len().to_string(), "application/json")
+    }
+}
+
+/// The fake's database function.
+#[derive(Clone)]
+struct UpsertFunction(FakePostgrest);
+
+impl Respond for UpsertFunction {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        self.0.call_function(req)
     }
 }
 

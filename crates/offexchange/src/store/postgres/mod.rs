@@ -53,6 +53,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "003_provenance",
         include_str!("../../../../../migrations/003_provenance.sql"),
     ),
+    (
+        "004_upsert_function",
+        include_str!("../../../../../migrations/004_upsert_function.sql"),
+    ),
 ];
 
 /// First key of offx's advisory locks (`pg_advisory_xact_lock(int, int)`): "offx" in ASCII. The

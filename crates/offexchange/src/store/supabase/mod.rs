@@ -37,6 +37,8 @@ mod wire;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -55,6 +57,7 @@ use super::{
     check_ats_rows, check_rows, redact_url, AtsWeeklyRow, Discovery, FeatureVersion, LedgerRow,
     SessionCommit, Store, StoreError, StoredRow, UpsertSummary, WeekWrite,
 };
+use crate::features::FeatureRow;
 use crate::parse::ats::Carrier;
 
 const FEATURES: [&str; 3] = [
@@ -62,6 +65,12 @@ const FEATURES: [&str; 3] = [
     "short_exempt_share",
     "ats_share_of_total",
 ];
+
+/// Migration 004's function, under the project URL.
+const UPSERT_FUNCTION_PATH: &str = "/rest/v1/rpc/offx_upsert_daily_features";
+const RPC_UNKNOWN: u8 = 0;
+const RPC_PRESENT: u8 = 1;
+const RPC_ABSENT: u8 = 2;
 
 /// The `ats_weekly` table, under the project URL.
 const ATS_WEEKLY_PATH: &str = "/rest/v1/ats_weekly";
@@ -79,6 +88,10 @@ pub struct SupabaseStore {
     /// `finra_files` and `feature_versions` (migration 003).
     files_rest: Rest,
     versions_rest: Rest,
+    /// `offx_upsert_daily_features` (migration 004): a date in one transaction.
+    rpc_rest: Rest,
+    /// Whether that function exists: unknown until the first call; once absent, batches.
+    rpc: Arc<AtomicU8>,
     settings: SupabaseSettings,
 }
 
@@ -122,6 +135,8 @@ impl SupabaseStore {
             ats_rest: rest.with_table(at(ATS_WEEKLY_PATH)),
             files_rest: rest.with_table(at(history::FILES_PATH)),
             versions_rest: rest.with_table(at(history::VERSIONS_PATH)),
+            rpc_rest: rest.with_table(at(UPSERT_FUNCTION_PATH)),
+            rpc: Arc::new(AtomicU8::new(RPC_UNKNOWN)),
             rest,
             settings,
         })
@@ -179,6 +194,120 @@ impl SupabaseStore {
             );
         }
         SupabaseStore::new(&project, key, settings)
+    }
+
+    /// The whole date through `offx_upsert_daily_features` (migration 004), one transaction.
+    /// `None` when the project lacks the function (said once; the caller sends batches).
+    async fn upsert_in_one_call(
+        &self,
+        trade_date: NaiveDate,
+        rows: &[FeatureRow],
+        started: Instant,
+    ) -> Result<Option<UpsertSummary>, StoreError> {
+        if self.rpc.load(Ordering::Relaxed) == RPC_ABSENT {
+            return Ok(None);
+        }
+        let wire: Vec<Wire<'_>> = rows
+            .iter()
+            .map(|r| Wire {
+                symbol: &r.symbol,
+                trade_date,
+                short_vol_share: r.short_vol_share,
+                short_exempt_share: r.short_exempt_share,
+                ats_share_of_total: r.ats_share_of_total,
+            })
+            .collect();
+        let body = serde_json::to_vec(&serde_json::json!({
+            "p_trade_date": trade_date,
+            "p_rows": wire,
+        }))
+        .map_err(|e| StoreError::new(&self.project, format!("cannot encode rows as JSON: {e}")))?;
+        match self.rpc_rest.call(Bytes::from(body)).await {
+            Ok(()) => {
+                self.rpc.store(RPC_PRESENT, Ordering::Relaxed);
+                Ok(Some(UpsertSummary {
+                    rows: rows.len(),
+                    inserted: 0,
+                    updated: 0,
+                    batches: 1,
+                    elapsed: started.elapsed(),
+                }))
+            }
+            // PostgREST answers 404 (PGRST202) for a function it does not know.
+            Err(failure) if failure.status.map(|s| s.as_u16()) == Some(404) => {
+                if self.rpc.swap(RPC_ABSENT, Ordering::Relaxed) != RPC_ABSENT {
+                    tracing::warn!(
+                        "{}: no function offx_upsert_daily_features, so each date goes in \
+                         batches of {} rows, atomic per batch only; apply \
+                         migrations/004_upsert_function.sql for one transaction per date",
+                        self.project,
+                        self.settings.batch_size
+                    );
+                }
+                Ok(None)
+            }
+            Err(failure) => Err(self.error(
+                &format!("upsert of {trade_date} rolled back, nothing written"),
+                &failure,
+            )),
+        }
+    }
+
+    /// The date in batches of `batch_size` rows, each its own transaction.
+    async fn upsert_in_batches(
+        &self,
+        trade_date: NaiveDate,
+        rows: &[FeatureRow],
+        started: Instant,
+    ) -> Result<UpsertSummary, StoreError> {
+        let batches = batches(rows, self.settings.batch_size);
+        let total = batches.len();
+        let mut sent = 0;
+        for (i, (columns, batch)) in batches.iter().enumerate() {
+            let wire: Vec<Wire<'_>> = batch
+                .iter()
+                .map(|r| Wire {
+                    symbol: &r.symbol,
+                    trade_date,
+                    short_vol_share: r.short_vol_share,
+                    short_exempt_share: r.short_exempt_share,
+                    ats_share_of_total: r.ats_share_of_total,
+                })
+                .collect();
+            let body = serde_json::to_vec(&wire).map_err(|e| {
+                StoreError::new(&self.project, format!("cannot encode rows as JSON: {e}"))
+            })?;
+            let query = [
+                ("on_conflict", "symbol,trade_date".to_string()),
+                ("columns", columns.clone()),
+            ];
+            if let Err(failure) = self.rest.upsert(&query, Bytes::from(body)).await {
+                let doing = format!(
+                    "upsert of {trade_date} stopped at batch {} of {total}; {i} batch(es), \
+                     {sent} row(s) were committed and stay (REST has no transaction across \
+                     batches; re-running the date is safe)",
+                    i + 1
+                );
+                return Err(self.error(&doing, &failure));
+            }
+            sent += batch.len();
+        }
+        let summary = UpsertSummary {
+            rows: sent,
+            inserted: 0,
+            updated: 0,
+            batches: total,
+            elapsed: started.elapsed(),
+        };
+        tracing::info!(
+            "sent {} rows of {trade_date} to {} in {} batch(es), {:.0} ms (PostgREST with \
+             return=minimal does not say which rows were new)",
+            summary.rows,
+            self.project,
+            summary.batches,
+            summary.elapsed.as_secs_f64() * 1e3
+        );
+        Ok(summary)
     }
 
     fn error(&self, doing: &str, failure: &Failure) -> StoreError {
@@ -297,53 +426,10 @@ impl Store for SupabaseStore {
         if let Some(week) = &commit.week {
             check_ats_rows(&self.project, week.week_start, week.rows)?;
         }
-        let batches = batches(rows, self.settings.batch_size);
-        let total = batches.len();
-        let mut sent = 0;
-        for (i, (columns, batch)) in batches.iter().enumerate() {
-            let wire: Vec<Wire<'_>> = batch
-                .iter()
-                .map(|r| Wire {
-                    symbol: &r.symbol,
-                    trade_date,
-                    short_vol_share: r.short_vol_share,
-                    short_exempt_share: r.short_exempt_share,
-                    ats_share_of_total: r.ats_share_of_total,
-                })
-                .collect();
-            let body = serde_json::to_vec(&wire).map_err(|e| {
-                StoreError::new(&self.project, format!("cannot encode rows as JSON: {e}"))
-            })?;
-            let query = [
-                ("on_conflict", "symbol,trade_date".to_string()),
-                ("columns", columns.clone()),
-            ];
-            if let Err(failure) = self.rest.upsert(&query, Bytes::from(body)).await {
-                let doing = format!(
-                    "upsert of {trade_date} stopped at batch {} of {total}; {i} batch(es), \
-                     {sent} row(s) were committed and stay (REST has no transaction across \
-                     batches; re-running the date is safe)",
-                    i + 1
-                );
-                return Err(self.error(&doing, &failure));
-            }
-            sent += batch.len();
-        }
-        let summary = UpsertSummary {
-            rows: sent,
-            inserted: 0,
-            updated: 0,
-            batches: total,
-            elapsed: started.elapsed(),
+        let summary = match self.upsert_in_one_call(trade_date, rows, started).await? {
+            Some(summary) => summary,
+            None => self.upsert_in_batches(trade_date, rows, started).await?,
         };
-        tracing::info!(
-            "sent {} rows of {trade_date} to {} in {} batch(es), {:.0} ms (PostgREST with \
-             return=minimal does not say which rows were new)",
-            summary.rows,
-            self.project,
-            summary.batches,
-            summary.elapsed.as_secs_f64() * 1e3
-        );
         if let Some(provenance) = &commit.provenance {
             self.write_history(trade_date, rows, provenance).await?;
         }

@@ -207,6 +207,19 @@ impl Rest {
         .map(drop)
     }
 
+    /// POSTs a JSON object to a database function (this `Rest` is `/rest/v1/rpc/<function>`).
+    pub async fn call(&self, body: Bytes) -> Result<(), Failure> {
+        let url = self.table.clone();
+        self.send(Method::POST, &url, || {
+            self.client
+                .post(url.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone())
+        })
+        .await
+        .map(drop)
+    }
+
     fn url(&self, query: &[(&str, String)]) -> Url {
         let mut url = self.table.clone();
         // Encoded by the URL library: a value with `/`, `&` or `+` stays one value.

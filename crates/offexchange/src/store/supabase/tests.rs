@@ -1,7 +1,7 @@
 //! Unit tests of the Supabase store's URL settings and wire grouping.
 
 use super::*;
-use crate::features::{Feature, FeatureRow};
+use crate::features::Feature;
 
 fn row(symbol: &str, cells: [Feature; 3]) -> FeatureRow {
     FeatureRow {
