@@ -337,14 +337,7 @@ impl FakePostgrest {
             let (Some(date), Some(symbol)) = (text("trade_date"), text("symbol")) else {
                 return pgrst_error(400, "22P02", "invalid key", None, None);
             };
-            let entry = state.rows.entry((date, symbol)).or_insert_with(|| {
-                let mut fresh = Map::new();
-                for f in FEATURES {
-                    fresh.insert(f.into(), Value::Null);
-                }
-                fresh.insert("note".into(), Value::Null);
-                fresh
-            });
+            let entry = state.rows.entry((date, symbol)).or_insert_with(fresh_row);
             for (k, v) in o {
                 entry.insert(k, v);
             }
@@ -370,17 +363,9 @@ impl FakePostgrest {
     }
 
     fn call_function(&self, req: &Request) -> ResponseTemplate {
-        {
-            let mut state = self.state();
-            state.function_calls += 1;
-            if let Some(answer) = state.scripted.pop_front() {
-                return answer;
-            }
-        }
-        let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
-        let bearer = format!("Bearer {KEY}");
-        if header("apikey") != Some(KEY) || header("authorization") != Some(bearer.as_str()) {
-            return pgrst_error(401, "PGRST301", "JWT invalid", None, None);
+        self.state().function_calls += 1;
+        if let Some(refused) = self.scripted_or_unauthorized(req) {
+            return refused;
         }
         let body: Value = match serde_json::from_slice(&req.body) {
             Ok(v) => v,
@@ -423,14 +408,7 @@ impl FakePostgrest {
             let entry = state
                 .rows
                 .entry((date.to_string(), symbol.to_string()))
-                .or_insert_with(|| {
-                    let mut fresh = Map::new();
-                    for f in FEATURES {
-                        fresh.insert(f.into(), Value::Null);
-                    }
-                    fresh.insert("note".into(), Value::Null);
-                    fresh
-                });
+                .or_insert_with(fresh_row);
             entry.insert("trade_date".into(), Value::String(date.into()));
             entry.insert("symbol".into(), Value::String(symbol.into()));
             for f in FEATURES {
@@ -441,6 +419,16 @@ impl FakePostgrest {
         }
         ResponseTemplate::new(200).set_body_raw(rows.len().to_string(), "application/json")
     }
+}
+
+/// A row as first inserted: every feature null, and the `note` column offx must not touch.
+fn fresh_row() -> Map<String, Value> {
+    let mut fresh = Map::new();
+    for f in FEATURES {
+        fresh.insert(f.into(), Value::Null);
+    }
+    fresh.insert("note".into(), Value::Null);
+    fresh
 }
 
 /// The fake's database function.
@@ -470,18 +458,23 @@ impl Respond for AtsWeekly {
 }
 
 impl FakePostgrest {
-    fn handle(&self, req: &Request, ats_weekly: bool) -> ResponseTemplate {
-        {
-            let mut state = self.state();
-            state.requests += 1;
-            if let Some(answer) = state.scripted.pop_front() {
-                return answer;
-            }
+    /// A scripted answer queued for this request, or 401 without the key in both headers.
+    fn scripted_or_unauthorized(&self, req: &Request) -> Option<ResponseTemplate> {
+        if let Some(answer) = self.state().scripted.pop_front() {
+            return Some(answer);
         }
         let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
         let bearer = format!("Bearer {KEY}");
         if header("apikey") != Some(KEY) || header("authorization") != Some(bearer.as_str()) {
-            return pgrst_error(401, "PGRST301", "JWT invalid", None, None);
+            return Some(pgrst_error(401, "PGRST301", "JWT invalid", None, None));
+        }
+        None
+    }
+
+    fn handle(&self, req: &Request, ats_weekly: bool) -> ResponseTemplate {
+        self.state().requests += 1;
+        if let Some(refused) = self.scripted_or_unauthorized(req) {
+            return refused;
         }
         match (req.method.as_str(), ats_weekly) {
             ("GET", false) => self.get(req),

@@ -207,16 +207,7 @@ impl SupabaseStore {
         if self.rpc.load(Ordering::Relaxed) == RPC_ABSENT {
             return Ok(None);
         }
-        let wire: Vec<Wire<'_>> = rows
-            .iter()
-            .map(|r| Wire {
-                symbol: &r.symbol,
-                trade_date,
-                short_vol_share: r.short_vol_share,
-                short_exempt_share: r.short_exempt_share,
-                ats_share_of_total: r.ats_share_of_total,
-            })
-            .collect();
+        let wire: Vec<Wire<'_>> = rows.iter().map(|r| Wire::of(r, trade_date)).collect();
         let body = serde_json::to_vec(&serde_json::json!({
             "p_trade_date": trade_date,
             "p_rows": wire,
@@ -264,16 +255,7 @@ impl SupabaseStore {
         let total = batches.len();
         let mut sent = 0;
         for (i, (columns, batch)) in batches.iter().enumerate() {
-            let wire: Vec<Wire<'_>> = batch
-                .iter()
-                .map(|r| Wire {
-                    symbol: &r.symbol,
-                    trade_date,
-                    short_vol_share: r.short_vol_share,
-                    short_exempt_share: r.short_exempt_share,
-                    ats_share_of_total: r.ats_share_of_total,
-                })
-                .collect();
+            let wire: Vec<Wire<'_>> = batch.iter().map(|r| Wire::of(r, trade_date)).collect();
             let body = serde_json::to_vec(&wire).map_err(|e| {
                 StoreError::new(&self.project, format!("cannot encode rows as JSON: {e}"))
             })?;

@@ -72,6 +72,19 @@ pub(super) struct Wire<'a> {
     pub(super) ats_share_of_total: Feature,
 }
 
+impl<'a> Wire<'a> {
+    /// A row of `trade_date` as sent.
+    pub(super) fn of(row: &'a FeatureRow, trade_date: NaiveDate) -> Wire<'a> {
+        Wire {
+            symbol: &row.symbol,
+            trade_date,
+            short_vol_share: row.short_vol_share,
+            short_exempt_share: row.short_exempt_share,
+            ats_share_of_total: row.ats_share_of_total,
+        }
+    }
+}
+
 pub(super) fn pending(cell: &Feature) -> bool {
     cell.is_pending()
 }
