@@ -140,6 +140,12 @@ pub struct LedgerRow {
     pub last_seen_at: DateTime<Utc>,
 }
 
+/// A time as fixed-width RFC 3339 UTC text with microseconds (`2024-04-02T22:05:13.000000Z`):
+/// text order is time order.
+pub fn rfc3339_micros(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 /// Lower-case hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);

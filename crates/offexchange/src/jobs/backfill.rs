@@ -21,12 +21,11 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use super::session::{assemble, Stamped};
+use super::session::{assemble, sources_of, Stamped};
 use crate::calendar;
 use crate::datasets::otc_weekly::{self, AtsLoad};
 use crate::engine::{Engine, EngineError};
 use crate::features::{FeatureRow, RegShoDay};
-use crate::provenance::SourceVersion;
 use crate::report::{SessionReport, SummaryLine};
 use crate::store::{Discovery, SessionCommit, Store, UpsertSummary, WeekWrite};
 
@@ -277,13 +276,7 @@ impl Engine {
                 Some(_) => otc_weekly::week_record(&ats.0, &regsho),
                 None => Vec::new(),
             };
-            let sources: Vec<SourceVersion> = regsho
-                .sources
-                .iter()
-                .chain(&ats.0.sources)
-                .cloned()
-                .collect();
-            let stamped = match Stamped::new(store, &sources).await {
+            let stamped = match Stamped::new(store, &sources_of(&regsho, &ats.0)).await {
                 Ok(stamped) => stamped,
                 Err(e) => return Err(failed(date, e.into(), summary)),
             };

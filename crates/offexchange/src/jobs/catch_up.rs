@@ -24,12 +24,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::session::{assemble, Stamped};
+use super::session::{assemble, sources_of, Stamped};
 use crate::calendar;
 use crate::datasets::otc_weekly::{self, AtsLoad};
 use crate::engine::{Engine, EngineError};
 use crate::features::Feature;
-use crate::provenance::SourceVersion;
 use crate::report::{list, SessionReport, SummaryLine};
 use crate::store::{merged, SessionCommit, Store, StoredRow, WeekWrite};
 
@@ -266,8 +265,7 @@ async fn recompute(
         None => Vec::new(),
     };
     let monday = calendar::week_start(date);
-    let sources: Vec<SourceVersion> = regsho.sources.iter().chain(&ats.sources).cloned().collect();
-    let stamped = Stamped::new(store, &sources).await?;
+    let stamped = Stamped::new(store, &sources_of(&regsho, ats)).await?;
     let commit = SessionCommit::with_week(date, &rows, monday, &week_rows, week)
         .with_provenance(stamped.provenance());
     let written = store.commit(&commit).await?;

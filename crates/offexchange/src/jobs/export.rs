@@ -13,7 +13,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use parquet::basic::Compression;
 use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
 use parquet::file::properties::WriterProperties;
@@ -22,6 +22,7 @@ use parquet::schema::parser::parse_message_type;
 use serde::Serialize;
 
 use crate::calendar;
+use crate::provenance::rfc3339_micros;
 use crate::store::{FeatureVersion, Part, Store, StoreError};
 
 /// What to export.
@@ -154,7 +155,7 @@ pub async fn export_to<W: Write + Send>(
             let summary = export(store, request, |rows| {
                 for r in rows {
                     let number = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
-                    let time = |t: Option<DateTime<Utc>>| t.map(time_text).unwrap_or_default();
+                    let time = |t: Option<DateTime<Utc>>| t.map(rfc3339_micros).unwrap_or_default();
                     csv.write_record([
                         r.symbol,
                         r.trade_date.to_string(),
@@ -282,14 +283,9 @@ fn latest_per_symbol(
     out
 }
 
-/// RFC 3339 in UTC with microseconds: `2024-04-02T22:05:13.000000Z`.
-fn time_text(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
 fn rfc3339<S: serde::Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
     match at {
-        Some(at) => s.serialize_str(&time_text(*at)),
+        Some(at) => s.serialize_str(&rfc3339_micros(*at)),
         None => s.serialize_none(),
     }
 }

@@ -212,7 +212,7 @@ impl Engine {
             report,
             week_start: calendar::week_start(trade_date),
             week: otc_weekly::week_record(ats, regsho),
-            sources: regsho.sources.iter().chain(&ats.sources).cloned().collect(),
+            sources: sources_of(regsho, ats),
         }
     }
 
@@ -255,6 +255,11 @@ pub async fn persist(
         .commit(WeekWrite::IfAbsent)
         .with_provenance(stamped.provenance());
     Ok(store.commit(&commit).await?)
+}
+
+/// Every source version a session's values come from: its Reg SHO files, then its ATS versions.
+pub(crate) fn sources_of(regsho: &RegShoDay, ats: &AtsLoad) -> Vec<SourceVersion> {
+    regsho.sources.iter().chain(&ats.sources).cloned().collect()
 }
 
 /// A session's source versions with their publication times settled against the ledger, and the

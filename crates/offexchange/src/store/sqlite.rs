@@ -16,7 +16,7 @@ use super::{
 };
 use crate::features::FeatureRow;
 use crate::parse::ats::Carrier;
-use crate::provenance::PublishedFrom;
+use crate::provenance::{rfc3339_micros, PublishedFrom};
 use crate::volume::Volume;
 
 /// SQLite's version of `migrations/001_daily_features.sql` and `002_ats_weekly.sql`. `symbol`
@@ -80,13 +80,11 @@ CREATE TABLE IF NOT EXISTS feature_versions (
 ) WITHOUT ROWID;
 ";
 
-/// Ledger times are stored as fixed-width UTC text (`2024-04-02T22:05:13.000000Z`), so text order
-/// is time order; `feature_versions.available_at`, read millions of times by a year's export, as
-/// whole microseconds since 1970 (UTC).
-fn time_text(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
+// Ledger times are stored as fixed-width UTC text ([`rfc3339_micros`]), so text order is time
+// order; `feature_versions.available_at`, read millions of times by a year's export, as whole
+// microseconds since 1970 (UTC).
 
+/// A ledger time read back.
 fn time_of(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<DateTime<Utc>> {
     let text: String = row.get(column)?;
     DateTime::parse_from_rfc3339(&text)
@@ -514,7 +512,7 @@ fn write_provenance(
     sources: &[SourceVersion],
     versions: &[FeatureVersion],
 ) -> rusqlite::Result<()> {
-    let now = time_text(Utc::now());
+    let now = rfc3339_micros(Utc::now());
     let mut ledger = tx.prepare(UPSERT_LEDGER)?;
     for s in sources {
         ledger.execute(params![
@@ -524,7 +522,7 @@ fn write_provenance(
             s.url,
             s.bytes as i64,
             s.rows as i64,
-            time_text(s.published_at),
+            rfc3339_micros(s.published_at),
             s.published_from.as_str(),
             now,
         ])?;

@@ -317,18 +317,8 @@ impl FakePostgrest {
                     Some("Ensure that no rows proposed for insertion within the same command have duplicate constrained values."),
                 );
             }
-            for f in FEATURES {
-                if let Some(v) = o.get(f).and_then(Value::as_f64) {
-                    if !(0.0..=1.0).contains(&v) {
-                        return pgrst_error(
-                            400,
-                            "23514",
-                            &format!("new row for relation \"daily_features\" violates check constraint \"daily_features_{f}_check\""),
-                            Some("Failing row contains (...)."),
-                            None,
-                        );
-                    }
-                }
+            if let Some(refused) = out_of_range(|f| o.get(f)) {
+                return refused;
             }
         }
         let mut state = self.state();
@@ -386,18 +376,8 @@ impl FakePostgrest {
             );
         };
         for o in rows {
-            for f in FEATURES {
-                if let Some(v) = o.get(f).and_then(Value::as_f64) {
-                    if !(0.0..=1.0).contains(&v) {
-                        return pgrst_error(
-                            400,
-                            "23514",
-                            &format!("new row for relation \"daily_features\" violates check constraint \"daily_features_{f}_check\""),
-                            None,
-                            None,
-                        );
-                    }
-                }
+            if let Some(refused) = out_of_range(|f| o.get(f)) {
+                return refused;
             }
         }
         let mut state = self.state();
@@ -419,6 +399,22 @@ impl FakePostgrest {
         }
         ResponseTemplate::new(200).set_body_raw(rows.len().to_string(), "application/json")
     }
+}
+
+/// PostgreSQL's CHECK on the feature columns: a value outside [0, 1] refuses the request.
+fn out_of_range<'a>(get: impl Fn(&str) -> Option<&'a Value>) -> Option<ResponseTemplate> {
+    FEATURES.iter().find_map(|f| {
+        let v = get(f).and_then(Value::as_f64)?;
+        (!(0.0..=1.0).contains(&v)).then(|| {
+            pgrst_error(
+                400,
+                "23514",
+                &format!("new row for relation \"daily_features\" violates check constraint \"daily_features_{f}_check\""),
+                Some("Failing row contains (...)."),
+                None,
+            )
+        })
+    })
 }
 
 /// A row as first inserted: every feature null, and the `note` column offx must not touch.
