@@ -28,6 +28,16 @@ pub const ENV_API_BASE_URL: &str = "FINRA_API_BASE_URL";
 pub const ENV_ATS_SOURCE: &str = "FINRA_ATS_SOURCE";
 /// Largest response body accepted, in decoded bytes (after gzip), for every HTTP request.
 pub const ENV_MAX_BODY_BYTES: &str = "OFFX_MAX_BODY_BYTES";
+/// `FINRA_API_CLIENT_ID`: FINRA API credentials (optional; with the secret).
+pub const ENV_API_CLIENT_ID: &str = "FINRA_API_CLIENT_ID";
+/// `FINRA_API_CLIENT_SECRET`: FINRA API credentials (optional; with the id). Never logged.
+pub const ENV_API_CLIENT_SECRET: &str = "FINRA_API_CLIENT_SECRET";
+/// `FINRA_API_TOKEN_URL`: FINRA's OAuth2 token endpoint (client-credentials grant).
+pub const ENV_API_TOKEN_URL: &str = "FINRA_API_TOKEN_URL";
+/// FINRA's token endpoint, as every public client of its API uses it (FINRA's own pages
+/// stored here do not show it; see the README's "FINRA API credentials").
+pub const DEFAULT_API_TOKEN_URL: &str =
+    "https://ews.fip.finra.org/fip/rest/ews/oauth2/access_token?grant_type=client_credentials";
 
 /// FINRA's CDN root: the Reg SHO files are under `regsho/daily/`.
 pub const DEFAULT_BASE_URL: &str = "https://cdn.finra.org/equity";
@@ -253,6 +263,28 @@ pub struct Settings {
     pub api_base_url: Url,
     /// As configured; [`Settings::effective_ats_source`] resolves `Auto`.
     pub ats_source: AtsSource,
+    /// FINRA API credentials: with them every API request carries an OAuth2 bearer token.
+    pub api_credentials: Option<ApiCredentials>,
+    /// Where tokens are obtained ([`DEFAULT_API_TOKEN_URL`]).
+    pub api_token_url: Url,
+}
+
+/// A FINRA API client id and secret. Its `Debug` shows the id only: the secret is never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiCredentials {
+    /// `FINRA_API_CLIENT_ID`.
+    pub client_id: String,
+    /// `FINRA_API_CLIENT_SECRET`.
+    pub client_secret: String,
+}
+
+impl fmt::Debug for ApiCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiCredentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Default for Settings {
@@ -263,6 +295,8 @@ impl Default for Settings {
             http: HttpSettings::default(),
             api_base_url: Url::parse(DEFAULT_API_BASE_URL).expect("the default URL is valid"),
             ats_source: AtsSource::Auto,
+            api_credentials: None,
+            api_token_url: Url::parse(DEFAULT_API_TOKEN_URL).expect("the default URL is valid"),
         }
     }
 }
@@ -339,6 +373,38 @@ impl Settings {
                 .trim()
                 .parse()
                 .map_err(|why: String| ConfigError::new(ENV_ATS_SOURCE, &raw, why))?;
+        }
+        settings.api_credentials = match (get(ENV_API_CLIENT_ID), get(ENV_API_CLIENT_SECRET)) {
+            (Some(id), Some(secret)) => Some(ApiCredentials {
+                client_id: id.trim().to_string(),
+                client_secret: secret.trim().to_string(),
+            }),
+            (None, None) => None,
+            (Some(id), None) => return Err(ConfigError::new(
+                ENV_API_CLIENT_SECRET,
+                "",
+                format!(
+                    "{ENV_API_CLIENT_ID} is set ({id}) but the secret is not: set both or neither"
+                ),
+            )),
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    ENV_API_CLIENT_ID,
+                    "",
+                    format!(
+                        "{ENV_API_CLIENT_SECRET} is set but the id is not: set both or neither"
+                    ),
+                ))
+            }
+        };
+        if let Some(raw) = get(ENV_API_TOKEN_URL) {
+            let shown = crate::store::redact_url(&raw);
+            settings.api_token_url = Url::parse(raw.trim())
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                .ok_or_else(|| {
+                    ConfigError::new(ENV_API_TOKEN_URL, &shown, "expected an http(s):// URL")
+                })?;
         }
         Ok(settings)
     }

@@ -11,6 +11,7 @@ use crate::parse::ParseError;
 use crate::provenance::Fingerprint;
 use crate::report::SessionReport;
 use crate::source::cache::{fetch_versioned_through, CacheUse, RawCache};
+use crate::source::finra_api::TokenSource;
 use crate::source::{Fetched, FinraApi, HttpClient, Source, SourceError};
 use crate::store::StoreError;
 
@@ -62,10 +63,20 @@ impl Engine {
     pub fn new(settings: Settings) -> Result<Engine, EngineError> {
         let source = Source::new(&settings)?;
         let ats_api = match settings.effective_ats_source() {
-            AtsSource::Api => Some(FinraApi::new(HttpClient::new(
-                &settings.api_base_url,
-                &settings.http,
-            )?)),
+            AtsSource::Api => {
+                let auth = match &settings.api_credentials {
+                    Some(credentials) => Some(TokenSource::new(
+                        &settings.api_token_url,
+                        credentials.clone(),
+                        &settings.http,
+                    )?),
+                    None => None,
+                };
+                Some(
+                    FinraApi::new(HttpClient::new(&settings.api_base_url, &settings.http)?)
+                        .with_auth(auth),
+                )
+            }
             AtsSource::Zip | AtsSource::Auto => None,
         };
         Ok(Engine {
@@ -86,6 +97,8 @@ impl Engine {
     /// Keeps FINRA's raw files in `cache`; `read`: serve from it too (bulk work), see
     /// [`crate::source::cache`].
     pub fn with_cache(mut self, cache: Option<RawCache>, read: bool) -> Engine {
+        // Static historic API weeks are kept there too (see FinraApi::with_cache).
+        self.ats_api = self.ats_api.map(|api| api.with_cache(cache.clone()));
         self.cache = cache.map(|cache| CacheUse { cache, read });
         self
     }

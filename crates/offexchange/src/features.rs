@@ -149,6 +149,15 @@ impl AtsDay {
         AtsDay::default()
     }
 
+    /// A week FINRA never published data for (before its dataset began): every cell null.
+    pub fn never() -> AtsDay {
+        AtsDay {
+            published: true,
+            complete: true,
+            ..AtsDay::default()
+        }
+    }
+
     /// Maps `week` onto the day's Reg SHO symbols with [`ats_to_regsho`].
     pub fn map(
         week: &AtsWeek,

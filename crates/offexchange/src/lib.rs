@@ -44,8 +44,9 @@ mod symbol;
 pub mod volume;
 
 pub use config::{AtsSource, ConfigError, Facility, HttpSettings, Market, Settings};
-pub use datasets::otc_weekly::AtsLoad;
+pub use datasets::otc_weekly::{AtsLoad, WeekEra};
 pub use datasets::regsho::{CNMS_START, FNQC_START};
+pub use datasets::starts::{DatasetStart, STARTS as DATASET_STARTS};
 pub use datasets::{DatasetInfo, REGISTRY as DATASETS};
 pub use engine::{Engine, EngineError};
 pub use features::{AtsWeeklyRow, DayVolumes, Feature, FeatureRow, RegShoDay};

@@ -44,6 +44,7 @@ fn settings(cdn: &str, api: &FinraApi, retries: u32) -> Settings {
         http: http(retries),
         api_base_url: api.base_url().parse().unwrap(),
         ats_source: AtsSource::Api,
+        ..Settings::default()
     }
 }
 
@@ -546,6 +547,7 @@ fn recorded_query(week: &str) -> WeeklySummaryQuery {
         domain_filters: vec![],
         date_range_filters: vec![],
         limit: 5000,
+        dataset: Default::default(),
     }
 }
 

@@ -26,6 +26,9 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub const WEEKLY_SUMMARY: &str = "/data/group/otcMarket/name/weeklySummary";
 pub const PARTITIONS: &str = "/partitions/group/otcMarket/name/weeklySummary";
+pub const WEEKLY_SUMMARY_HISTORIC: &str = "/data/group/otcMarket/name/weeklySummaryHistoric";
+/// FINRA's OAuth2 token endpoint path (on `ews.fip.finra.org`; here on the same fake server).
+pub const TOKEN: &str = "/fip/rest/ews/oauth2/access_token";
 pub const MAX_LIMIT: usize = 5000;
 
 /// FINRA's `weeklySummary` fields, in the order FINRA writes them.
@@ -166,6 +169,13 @@ struct State {
     withheld: BTreeSet<(String, String)>,
     fault: Option<Fault>,
     requests: Vec<Recorded>,
+    /// weeklySummaryHistoric's rows: no partitions, every summary type.
+    historic: Vec<ApiRow>,
+    /// When set, every data and partitions request needs a bearer token issued for these.
+    credentials: Option<(String, String)>,
+    /// Tokens issued, in order; only the last one is valid (earlier ones were revoked).
+    tokens: Vec<String>,
+    revoked: bool,
 }
 
 impl State {
@@ -204,7 +214,19 @@ impl Respond for Api {
             body: serde_json::from_slice(&request.body).ok(),
         };
         state.requests.push(recorded.clone());
+        if recorded.path == TOKEN {
+            return token(&mut state, &recorded, request);
+        }
+        if let Some(refusal) = unauthorized(&state, &recorded) {
+            return refusal;
+        }
         match (recorded.method.as_str(), recorded.path.as_str()) {
+            ("POST", WEEKLY_SUMMARY_HISTORIC) => {
+                match check(&recorded, &request.body).and_then(historic_filters) {
+                    Err(message) => refuse(400, &message),
+                    Ok(query) => answer_rows(&state, &state.historic, &query, |_| true),
+                }
+            }
             ("GET", PARTITIONS) => {
                 let list: Vec<Value> = state
                     .published
@@ -356,14 +378,114 @@ fn check(request: &Recorded, raw: &[u8]) -> Result<Query, String> {
     })
 }
 
+/// weeklySummaryHistoric's rule (FINRA's Technical Notice of 2021-03-08): a filter on one of
+/// `weekStartDate`, `historicalWeek`, `historicalMonth`, plus optionally `tierIdentifier`; "no
+/// other fields can be included in a request filter".
+fn historic_filters(query: Query) -> Result<Query, String> {
+    const TIME: [&str; 3] = ["weekStartDate", "historicalWeek", "historicalMonth"];
+    let fields: Vec<&str> = query
+        .equal
+        .iter()
+        .map(|(f, _)| f.as_str())
+        .chain(query.domains.iter().map(|(f, _)| f.as_str()))
+        .chain(query.ranges.iter().map(|(f, ..)| f.as_str()))
+        .collect();
+    if let Some(other) = fields
+        .iter()
+        .find(|f| !TIME.contains(f) && **f != "tierIdentifier")
+    {
+        return Err(format!(
+            "weeklySummaryHistoric supports filtering on weekStartDate, historicalWeek, \
+             historicalMonth and tierIdentifier only; no other fields can be included in a \
+             request filter (got {other})"
+        ));
+    }
+    if !fields.iter().any(|f| TIME.contains(f)) {
+        return Err(
+            "weeklySummaryHistoric needs a filter on weekStartDate, historicalWeek or \
+                    historicalMonth"
+                .into(),
+        );
+    }
+    Ok(query)
+}
+
+/// The token endpoint: `POST ?grant_type=client_credentials` with HTTP Basic auth.
+fn token(state: &mut State, recorded: &Recorded, request: &Request) -> ResponseTemplate {
+    let invalid = |message: &str| {
+        ResponseTemplate::new(400)
+            .insert_header("content-type", "application/json")
+            .set_body_string(
+                json!({ "error_message": message, "error": "invalid_client" }).to_string(),
+            )
+    };
+    if recorded.method != "POST" {
+        return refuse(405, "method not allowed");
+    }
+    let grant = request
+        .url
+        .query_pairs()
+        .any(|(k, v)| k == "grant_type" && v == "client_credentials");
+    if !grant {
+        return invalid("grant_type=client_credentials is required");
+    }
+    let Some(basic) = recorded
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Basic "))
+    else {
+        return invalid("Client credentials is required");
+    };
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(basic.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_default();
+    let expected = state
+        .credentials
+        .as_ref()
+        .map(|(id, secret)| format!("{id}:{secret}"));
+    if expected.as_deref() != Some(decoded.as_str()) {
+        return invalid("Invalid Credentials");
+    }
+    let issued = format!("fake-token-{}", state.tokens.len() + 1);
+    state.tokens.push(issued.clone());
+    state.revoked = false;
+    ResponseTemplate::new(200)
+        .insert_header("content-type", "application/json")
+        .set_body_string(
+            json!({ "access_token": issued, "token_type": "Bearer", "expires_in": "1799" })
+                .to_string(),
+        )
+}
+
+/// With credentials configured: 401 unless the request carries the valid bearer token.
+fn unauthorized(state: &State, recorded: &Recorded) -> Option<ResponseTemplate> {
+    state.credentials.as_ref()?;
+    let valid = state.tokens.last().filter(|_| !state.revoked);
+    let sent = recorded
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "));
+    let ok = matches!((sent, valid), (Some(sent), Some(valid)) if sent == valid);
+    (!ok).then(|| refuse(401, "Unauthorized: invalid or expired token"))
+}
+
 fn answer(state: &State, query: &Query) -> ResponseTemplate {
+    answer_rows(state, &state.rows, query, |row| state.visible(row))
+}
+
+fn answer_rows(
+    state: &State,
+    rows: &[ApiRow],
+    query: &Query,
+    visible: impl Fn(&ApiRow) -> bool,
+) -> ResponseTemplate {
     if let Some(Fault::Refuse(status, message)) = &state.fault {
         return refuse(*status, message);
     }
-    let matched: Vec<&ApiRow> = state
-        .rows
+    let matched: Vec<&ApiRow> = rows
         .iter()
-        .filter(|row| state.visible(row))
+        .filter(|row| visible(row))
         .filter(|row| {
             let value = |f: &str| row.get(f).unwrap_or_default();
             query.equal.iter().all(|(f, v)| value(f) == *v)
@@ -495,6 +617,41 @@ impl FinraApi {
             s.published.remove(&key);
             s.withheld.insert(key);
         });
+    }
+
+    /// Adds rows to `weeklySummaryHistoric` (any summary type, firm rows too).
+    pub fn add_historic_rows(&self, rows: impl IntoIterator<Item = ApiRow>) {
+        self.with_state(|s| s.historic.extend(rows));
+    }
+
+    /// From now on every data and partitions request needs a bearer token issued for this id
+    /// and secret by the token endpoint ([`TOKEN`]).
+    pub fn require_credentials(&self, id: &str, secret: &str) {
+        self.with_state(|s| s.credentials = Some((id.to_string(), secret.to_string())));
+    }
+
+    /// Revokes the token issued last: the next request with it gets 401.
+    pub fn revoke_tokens(&self) {
+        self.with_state(|s| s.revoked = true);
+    }
+
+    /// How many tokens the token endpoint issued.
+    pub fn tokens_issued(&self) -> usize {
+        self.with_state(|s| s.tokens.len())
+    }
+
+    /// The token endpoint's URL, for `FINRA_API_TOKEN_URL`.
+    pub fn token_url(&self) -> String {
+        format!("{}{TOKEN}?grant_type=client_credentials", self.server.uri())
+    }
+
+    /// The JSON bodies of the weeklySummaryHistoric requests so far, in order.
+    pub fn historic_requests(&self) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == WEEKLY_SUMMARY_HISTORIC)
+            .filter_map(|r| r.body)
+            .collect()
     }
 
     pub fn set_fault(&self, fault: Option<Fault>) {

@@ -17,6 +17,7 @@
 
 pub(crate) mod otc_weekly;
 pub(crate) mod regsho;
+pub(crate) mod starts;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;

@@ -11,7 +11,8 @@
 use async_trait::async_trait;
 use chrono::{Duration, NaiveDate};
 
-use super::{date, Dataset, DatasetInfo};
+use super::starts::{ATS_WEEKLY_START, OTC_WEEKLY_START};
+use super::{Dataset, DatasetInfo};
 use crate::calendar;
 use crate::engine::{Engine, EngineError, Freshness};
 use crate::features::{self, AtsWeeklyRow, RegShoDay};
@@ -32,9 +33,8 @@ pub(crate) const INFO: DatasetInfo = DatasetInfo {
     ],
     publication: "Tier 1 about two weeks after the week (the Monday three weeks after \
                   weekStartDate), T2 and OTCE about four; revised now and then (lastUpdateDate)",
-    // Approximate: FINRA began publishing weekly ATS data in 2014 (non-ATS OTC later); the exact
-    // first weeks, with sources, are pinned by the dataset start-date work (issue 15).
-    first_date: date(2014, 5, 12),
+    // Non-ATS OTC volume (the denominator) only from OTC_WEEKLY_START: [`super::starts`].
+    first_date: ATS_WEEKLY_START,
     columns: &["ats_share_of_total"],
     tables: &["ats_weekly"],
     migration: "migrations/002_ats_weekly.sql",
@@ -51,6 +51,35 @@ pub struct AtsLoad {
     pub carrier: Carrier,
     /// The versions read: the ZIP, or each published API tier.
     pub sources: Vec<SourceVersion>,
+    /// Which of FINRA's data existed for the week at all.
+    pub era: WeekEra,
+}
+
+/// Which of the week's data FINRA ever published, by [`super::starts`]: a week before the data
+/// began is never coming (null, not pending), and before non-ATS OTC volume began the
+/// denominator of `ats_share_of_total` does not exist (ATS / (ATS + unknown) is not 1.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeekEra {
+    /// Before FINRA's first ATS week: nothing fetched, every ATS cell null.
+    BeforeDataset,
+    /// ATS volume only (before the first non-ATS OTC week): `ats_share_of_total` null.
+    AtsOnly,
+    /// ATS and non-ATS OTC volume.
+    Full,
+}
+
+impl WeekEra {
+    /// The era of the week that starts on `monday`.
+    pub fn of(monday: NaiveDate) -> WeekEra {
+        if monday < ATS_WEEKLY_START {
+            WeekEra::BeforeDataset
+        } else if monday < OTC_WEEKLY_START {
+            WeekEra::AtsOnly
+        } else {
+            WeekEra::Full
+        }
+    }
 }
 
 impl AtsLoad {
@@ -93,6 +122,27 @@ impl Dataset for OtcWeekly {
         freshness: Freshness,
         report: &mut SessionReport,
     ) -> Result<AtsLoad, EngineError> {
+        let era = WeekEra::of(monday);
+        if era == WeekEra::BeforeDataset {
+            // No request: the week cannot exist.
+            report.coverage.push(format!(
+                "ATS week {monday}: before FINRA published it (weekly ATS data begins with the \
+                 week of {ATS_WEEKLY_START}); ats_share_of_total is null"
+            ));
+            return Ok(AtsLoad {
+                week: None,
+                complete: true,
+                carrier: Carrier::Zip,
+                sources: Vec::new(),
+                era,
+            });
+        }
+        if era == WeekEra::AtsOnly {
+            report.coverage.push(format!(
+                "ATS week {monday}: before FINRA published non-ATS OTC volume (from the week of \
+                 {OTC_WEEKLY_START}), so there is no total: ats_share_of_total is null"
+            ));
+        }
         if let Some(api) = engine.ats_api() {
             return from_api(engine, api, monday, freshness, report).await;
         }
@@ -114,6 +164,7 @@ impl Dataset for OtcWeekly {
                     complete: true,
                     carrier: Carrier::Zip,
                     sources: vec![version],
+                    era,
                 }
             }
             Fetched::NotPublished => {
@@ -128,6 +179,7 @@ impl Dataset for OtcWeekly {
                     complete: false,
                     carrier: Carrier::Zip,
                     sources: Vec::new(),
+                    era,
                 }
             }
         })
@@ -157,12 +209,13 @@ async fn from_api(
             Freshness::Cached => api.week(monday).await?,
         }
     };
-    let location = api.weekly_summary_url().to_string();
+    let location = api.dataset_url(week.dataset).to_string();
+    let dataset = week.dataset.name();
     let mut awaited: Vec<&str> = Vec::new();
     let mut records = Vec::new();
     let mut sources = Vec::new();
     for (tier, rows) in &week.tiers {
-        let file = format!("weeklySummary {monday} {tier}");
+        let file = format!("{dataset} {monday} {tier}");
         let rows = match rows {
             TierRows::Rows(rows) => rows,
             TierRows::Unlisted => {
@@ -179,6 +232,12 @@ async fn from_api(
                 awaited.push(tier);
                 continue;
             }
+            // A historic tier without rows: final, nothing to wait for.
+            TierRows::NoRows if !week.is_gone() => continue,
+            TierRows::NoRows => {
+                awaited.push(tier);
+                continue;
+            }
         };
         sources.push(tier_version(&file, &location, &rows.records));
         report.files.push(FileStatus {
@@ -191,13 +250,19 @@ async fn from_api(
     }
     for tier in &awaited {
         report.files.push(FileStatus {
-            file: format!("weeklySummary {monday} {tier}"),
+            file: format!("{dataset} {monday} {tier}"),
             location: location.clone(),
             published: false,
             rows: None,
         });
     }
-    if !awaited.is_empty() {
+    if week.is_gone() {
+        // Kept pending, not null: a value stored while FINRA still served the week stays.
+        report.coverage.push(format!(
+            "ATS week {monday}: outside weeklySummary's window, and weeklySummaryHistoric has no \
+             rows for it either (FINRA keeps a rolling four years there)"
+        ));
+    } else if !awaited.is_empty() {
         report.coverage.push(format!(
             "ATS week {monday}: {} awaited (not yet published by FINRA: Tier 1 appears about \
              two weeks after the week, T2 and OTCE about four)",
@@ -210,9 +275,10 @@ async fn from_api(
             complete: false,
             carrier: Carrier::Api,
             sources,
+            era: WeekEra::of(monday),
         });
     }
-    let quality = FileQuality::new(format!("weeklySummary {monday}"));
+    let quality = FileQuality::new(format!("{dataset} {monday}"));
     let week =
         AtsWeek::from_records(monday, records, quality).map_err(|error| SourceError::Parse {
             location: location.clone(),
@@ -225,6 +291,7 @@ async fn from_api(
         complete: awaited.is_empty(),
         carrier: Carrier::Api,
         sources,
+        era: WeekEra::of(monday),
     })
 }
 

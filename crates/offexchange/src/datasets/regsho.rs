@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use futures::future::try_join_all;
 
-use super::{date, Dataset, DatasetInfo};
+use super::{Dataset, DatasetInfo};
 use crate::config::{Facility, Market};
 use crate::engine::{Engine, EngineError, Freshness};
 use crate::features::RegShoDay;
@@ -28,10 +28,8 @@ use crate::provenance::SourceVersion;
 use crate::report::SessionReport;
 use crate::source::{self, Fetched, SourceError};
 
-/// First day of the consolidated NMS file.
-pub const CNMS_START: NaiveDate = date(2018, 8, 1);
-/// First day of the FINRA/Nasdaq TRF Chicago file.
-pub const FNQC_START: NaiveDate = date(2018, 9, 10);
+use super::starts::{facility_start, REGSHO_FILES_START};
+pub use super::starts::{CNMS_START, FNQC_START};
 
 /// What the dataset declares.
 pub(crate) const INFO: DatasetInfo = DatasetInfo {
@@ -39,9 +37,8 @@ pub(crate) const INFO: DatasetInfo = DatasetInfo {
     description: "Reg SHO daily short-sale volume per symbol and facility",
     carriers: &["{FINRA_BASE_URL}/regsho/daily/{FACILITY}shvolYYYYMMDD.txt"],
     publication: "each session's files by about 6 pm New York time; occasionally re-posted",
-    // FINRA's daily files begin with August 2009 (CNMS only from 2018-08-01, see the module
-    // doc); each facility's own first day is not pinned down yet.
-    first_date: date(2009, 8, 3),
+    // Each facility's own first day: [`super::starts`].
+    first_date: REGSHO_FILES_START,
     columns: &["short_vol_share", "short_exempt_share"],
     tables: &[],
     migration: "migrations/001_daily_features.sql",
@@ -75,8 +72,20 @@ impl Dataset for RegShoDaily {
             date,
             freshness,
         };
+        let market = engine.settings().market;
+        let first = match market {
+            Market::Facility(facility) => facility_start(facility),
+            Market::Tot => REGSHO_FILES_START,
+        };
+        if date < first {
+            // No request: no such file can exist. An empty, complete day: no rows, no pending.
+            report.coverage.push(format!(
+                "Reg SHO {market} {date}: before FINRA published it (its first file is {first})"
+            ));
+            return Ok(RegShoDay::combine(std::iter::empty(), true));
+        }
         let mut sources = Vec::new();
-        let mut day = match engine.settings().market {
+        let mut day = match market {
             Market::Facility(facility) => {
                 let files = load.files(&[facility], report, &mut sources).await?;
                 let published: Vec<_> = files.iter().flatten().collect();

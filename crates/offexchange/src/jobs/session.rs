@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::calendar;
+use crate::datasets::otc_weekly::WeekEra;
 use crate::datasets::otc_weekly::{self, AtsLoad, OtcWeekly};
 use crate::datasets::regsho::{self, RegShoDaily};
 use crate::datasets::Dataset;
@@ -339,9 +340,15 @@ pub(crate) fn assemble(
     report: &mut SessionReport,
 ) -> Vec<FeatureRow> {
     let mut derived = FileQuality::new("computed features");
-    let ats = match &ats.week {
-        Some(week) => AtsDay::map(week, regsho, ats.complete, &mut derived),
-        None => AtsDay::not_published(),
+    let ats = match (&ats.week, ats.era) {
+        (_, WeekEra::BeforeDataset) => AtsDay::never(),
+        (Some(week), era) => {
+            let mut day = AtsDay::map(week, regsho, ats.complete, &mut derived);
+            // No non-ATS OTC volume yet: no denominator (see WeekEra).
+            day.has_totals &= era == WeekEra::Full;
+            day
+        }
+        (None, _) => AtsDay::not_published(),
     };
     let all: Vec<String>;
     let universe = match symbols {

@@ -46,6 +46,9 @@ pub struct Pinned {
     pub symbol: Option<String>,
     /// `summaryTypeCode` values allowed by a domain filter (empty: any).
     pub summary_types: Vec<String>,
+    /// The server could not filter `summaryTypeCode` (`weeklySummaryHistoric`): rows of other
+    /// types are expected and skipped, not an error.
+    pub filter_locally: bool,
 }
 
 /// The fields read from a row; FINRA's other fields are ignored.
@@ -85,6 +88,17 @@ pub fn parse_page(
     pinned: &Pinned,
     first_row: u64,
 ) -> Result<Vec<AtsRecord>, ParseError> {
+    parse_page_counted(page, body, pinned, first_row).map(|(records, _)| records)
+}
+
+/// [`parse_page`], also counting the page's rows (with [`Pinned::filter_locally`], rows of
+/// other summary types are counted and skipped, so the count can exceed the records).
+pub fn parse_page_counted(
+    page: &str,
+    body: &[u8],
+    pinned: &Pinned,
+    first_row: u64,
+) -> Result<(Vec<AtsRecord>, u64), ParseError> {
     let error = |reason: String| ParseError::Json {
         file: page.to_string(),
         reason,
@@ -95,11 +109,15 @@ pub fn parse_page(
             start_of(body)
         ))
     })?;
+    let count = rows.len() as u64;
     let mut records = Vec::with_capacity(rows.len());
     for (i, raw) in rows.into_iter().enumerate() {
         let number = first_row + i as u64 + 1;
         let row: Row<'_> = serde_json::from_str(raw.get())
             .map_err(|e| error(format!("row {number}: not a weeklySummary row ({e})")))?;
+        if pinned.filter_locally && !kept_locally(&row, pinned) {
+            continue;
+        }
         let record = read_row(&row, pinned).map_err(|why| {
             let symbol = row
                 .issue_symbol_identifier
@@ -110,7 +128,44 @@ pub fn parse_page(
         })?;
         records.push(record);
     }
-    Ok(records)
+    Ok((records, count))
+}
+
+/// With local filtering, a row is kept when its `summaryTypeCode` is one asked for (a row
+/// without one is kept, and refused by [`read_row`] as usual).
+fn kept_locally(row: &Row<'_>, pinned: &Pinned) -> bool {
+    match row.summary_type_code.as_deref() {
+        Some(code) => pinned.summary_types.iter().any(|t| t == code.trim()),
+        None => true,
+    }
+}
+
+/// Records as a `weeklySummary`-shaped JSON array (the fields of [`AtsRecord`], FINRA's names),
+/// which [`parse_page`] reads back to the same records: the form a static historic week is kept
+/// in the raw-file cache.
+pub fn to_json(records: &[AtsRecord]) -> String {
+    let rows: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            let code = match r.summary_type {
+                SummaryType::AtsSymbol => "ATS_W_SMBL",
+                SummaryType::OtcSymbol => "OTC_W_SMBL",
+                SummaryType::Breakdown => "BREAKDOWN",
+            };
+            let day = |d: Option<NaiveDate>| d.map(|d| d.to_string());
+            serde_json::json!({
+                "weekStartDate": r.week_start.to_string(),
+                "tierIdentifier": r.tier,
+                "issueSymbolIdentifier": r.symbol,
+                "summaryTypeCode": code,
+                // A quoted exact decimal: read back by `shares` without a float.
+                "totalWeeklyShareQuantity": r.shares.to_string(),
+                "initialPublishedDate": day(r.initial_published),
+                "lastUpdateDate": day(r.last_update),
+            })
+        })
+        .collect();
+    serde_json::Value::Array(rows).to_string()
 }
 
 fn read_row(row: &Row<'_>, pinned: &Pinned) -> Result<AtsRecord, String> {
@@ -228,6 +283,11 @@ impl Partitions {
     /// `true` when FINRA lists the (`week_start`, `tier`) partition as published.
     pub fn is_published(&self, week_start: NaiveDate, tier: &str) -> bool {
         self.tiers(week_start).iter().any(|t| t == tier)
+    }
+
+    /// The oldest week listed: where `weeklySummary`'s rolling window begins.
+    pub fn earliest_week(&self) -> Option<NaiveDate> {
+        self.by_week.keys().next().copied()
     }
 
     /// The newest week with at least one published tier.

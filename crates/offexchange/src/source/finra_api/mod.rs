@@ -45,14 +45,22 @@ use crate::net::excerpt;
 use crate::parse::ats::AtsRecord;
 use crate::parse::ats_json::{self, Partitions, Pinned};
 use crate::parse::ParseError;
+use crate::source::cache::RawCache;
 use crate::store::redact_url;
 
+mod auth;
 mod query;
 
+pub use auth::TokenSource;
+
 pub use query::{
-    CompareFilter, DateRangeFilter, DomainFilter, WeeklySummaryQuery, FIELDS, PAGE_LIMIT,
-    PARTITIONS_PATH, PARTITIONS_TTL, SUMMARY_TYPES, TIERS, WEEKLY_SUMMARY_PATH,
+    ApiDataset, CompareFilter, DateRangeFilter, DomainFilter, WeeklySummaryQuery, FIELDS,
+    PAGE_LIMIT, PARTITIONS_PATH, PARTITIONS_TTL, SUMMARY_TYPES, TIERS,
+    WEEKLY_SUMMARY_HISTORIC_PATH, WEEKLY_SUMMARY_PATH,
 };
+
+/// A historic week this old is static: read once, then served from the raw-file cache for good.
+const STATIC_AFTER_DAYS: i64 = 365;
 
 /// The rows of one query, all pages read.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +80,9 @@ pub enum TierRows {
     Empty,
     /// Listed and read: its rows.
     Rows(QueryRows),
+    /// `weeklySummaryHistoric` has no rows for this tier of the week (final: historic weeks do
+    /// not change).
+    NoRows,
 }
 
 /// A week as read from the API: each of [`TIERS`], in that order.
@@ -81,6 +92,18 @@ pub struct ApiWeek {
     pub week_start: NaiveDate,
     /// Each tier of [`TIERS`] with what was read for it.
     pub tiers: Vec<(&'static str, TierRows)>,
+    /// Where it was read: `weeklySummary`, or `weeklySummaryHistoric` for a week older than the
+    /// first one `weeklySummary` lists.
+    pub dataset: ApiDataset,
+}
+
+impl ApiWeek {
+    /// The `weeklySummaryHistoric` answer for a week FINRA no longer serves at all: every
+    /// tier without rows.
+    pub fn is_gone(&self) -> bool {
+        self.dataset == ApiDataset::Historic
+            && self.tiers.iter().all(|(_, rows)| *rows == TierRows::NoRows)
+    }
 }
 
 /// One page, as judged.
@@ -90,6 +113,8 @@ enum Page {
     Rows {
         total: u64,
         records: Vec<AtsRecord>,
+        /// Rows on the page (more than `records` when some were filtered locally).
+        rows: u64,
     },
 }
 
@@ -100,6 +125,16 @@ pub struct FinraApi {
     client: HttpClient,
     partitions: Arc<tokio::sync::Mutex<Option<CachedPartitions>>>,
     weeks: Arc<Mutex<HashMap<NaiveDate, CachedWeek>>>,
+    /// Where static historic weeks are kept (the engine's raw-file cache).
+    cache: Option<RawCache>,
+    /// With FINRA API credentials: the bearer token for every request.
+    auth: Option<TokenSource>,
+}
+
+/// An answer, or FINRA's 401 to a token that must be renewed.
+enum Authed<T> {
+    Done(T),
+    Unauthorized,
 }
 
 /// A partitions list and when it was fetched.
@@ -128,7 +163,88 @@ impl FinraApi {
             client,
             partitions: Arc::new(tokio::sync::Mutex::new(None)),
             weeks: Arc::new(Mutex::new(HashMap::new())),
+            cache: None,
+            auth: None,
         }
+    }
+
+    /// Sends every request with a bearer token from `auth` (FINRA API credentials).
+    pub fn with_auth(mut self, auth: Option<TokenSource>) -> FinraApi {
+        self.auth = auth;
+        self
+    }
+
+    /// [`HttpClient::execute`] with the bearer token when there are credentials: a 401 renews
+    /// the token once and sends again (a token can expire or be revoked before its time).
+    async fn send<T>(
+        &self,
+        method: &'static str,
+        url: &Url,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        mut judge: impl FnMut(Answer) -> Verdict<T>,
+    ) -> Result<T, SourceError> {
+        let mut token = match &self.auth {
+            Some(auth) => Some(auth.bearer().await?),
+            None => None,
+        };
+        for round in 0..2 {
+            let bearer = token.clone();
+            let answer = self
+                .client
+                .execute(
+                    method,
+                    url,
+                    |c| match &bearer {
+                        Some(t) => build(c).bearer_auth(t),
+                        None => build(c),
+                    },
+                    |answer| {
+                        if answer.status == StatusCode::UNAUTHORIZED
+                            && bearer.is_some()
+                            && round == 0
+                        {
+                            return Verdict::Done(Authed::Unauthorized);
+                        }
+                        match judge(answer) {
+                            Verdict::Done(value) => Verdict::Done(Authed::Done(value)),
+                            Verdict::Retry(e) => Verdict::Retry(e),
+                            Verdict::Fail(e) => Verdict::Fail(e),
+                        }
+                    },
+                )
+                .await?;
+            match (answer, &self.auth, &bearer) {
+                (Authed::Done(value), ..) => return Ok(value),
+                (Authed::Unauthorized, Some(auth), Some(stale)) => {
+                    tracing::debug!("FINRA answered 401: renewing the API token");
+                    token = Some(auth.renew(stale).await?);
+                }
+                // Unauthorized is only returned with a token.
+                (Authed::Unauthorized, ..) => break,
+            }
+        }
+        Err(SourceError::Http(FinraHttpError {
+            method,
+            url: redact_url(url.as_str()),
+            status: Some(401),
+            attempts: 2,
+            message: "FINRA refused a freshly issued API token (401 twice): check that the \
+                      credentials in FINRA_API_CLIENT_ID / FINRA_API_CLIENT_SECRET are \
+                      entitled to this dataset"
+                .into(),
+        }))
+    }
+
+    /// Keeps static historic weeks (older than a year) in `cache`.
+    pub fn with_cache(mut self, cache: Option<RawCache>) -> FinraApi {
+        self.cache = cache;
+        self
+    }
+
+    /// The first week `weeklySummary` lists: older weeks are read from `weeklySummaryHistoric`.
+    /// `None` when FINRA lists nothing (then no week is taken for historic).
+    pub fn window_start(partitions: &Partitions) -> Option<NaiveDate> {
+        partitions.earliest_week()
     }
 
     /// Every tier of the week that FINRA lists as published, read once and reused for
@@ -175,6 +291,9 @@ impl FinraApi {
         week_start: NaiveDate,
         partitions: &Partitions,
     ) -> Result<Arc<ApiWeek>, SourceError> {
+        if FinraApi::window_start(partitions).is_some_and(|first| week_start < first) {
+            return self.read_historic_week(week_start).await;
+        }
         let reads = TIERS.into_iter().map(|tier| {
             let listed = partitions.is_published(week_start, tier);
             async move {
@@ -189,12 +308,73 @@ impl FinraApi {
             }
         });
         let tiers = futures::future::try_join_all(reads).await?;
-        Ok(Arc::new(ApiWeek { week_start, tiers }))
+        Ok(Arc::new(ApiWeek {
+            week_start,
+            tiers,
+            dataset: ApiDataset::Current,
+        }))
+    }
+
+    /// A week outside `weeklySummary`'s window, from `weeklySummaryHistoric`: every tier asked
+    /// (that dataset lists no partitions); a tier answered 204 has no rows there. A week older
+    /// than [`STATIC_AFTER_DAYS`] is static, so it is kept in the raw-file cache and read from it.
+    async fn read_historic_week(&self, week_start: NaiveDate) -> Result<Arc<ApiWeek>, SourceError> {
+        let reads = TIERS.into_iter().map(|tier| async move {
+            let query = WeeklySummaryQuery::historic_week_tier(week_start, tier);
+            let entry = self.static_entry(&query, week_start, tier);
+            if let Some(rows) = entry.as_ref().and_then(|(cache, path)| {
+                let bytes = cache.get(path)?;
+                // A cached copy that no longer parses is refetched (and rewritten).
+                ats_json::parse_page(&query.describe(), &bytes, &query.pinned(), 0).ok()
+            }) {
+                return Ok::<_, SourceError>((tier, tier_rows(rows)));
+            }
+            let read = match self.weekly_summary(&query).await? {
+                Fetched::Published(rows) => rows.records,
+                Fetched::NotPublished => Vec::new(),
+            };
+            if let Some((cache, path)) = &entry {
+                if let Err(e) = cache.put(path, ats_json::to_json(&read).as_bytes(), None) {
+                    tracing::warn!("cannot keep {} in the cache: {e}", query.describe());
+                }
+            }
+            Ok((tier, tier_rows(read)))
+        });
+        let tiers = futures::future::try_join_all(reads).await?;
+        Ok(Arc::new(ApiWeek {
+            week_start,
+            tiers,
+            dataset: ApiDataset::Historic,
+        }))
+    }
+
+    /// The cache entry of a static historic (week, tier), when there is a cache.
+    fn static_entry(
+        &self,
+        query: &WeeklySummaryQuery,
+        week_start: NaiveDate,
+        tier: &str,
+    ) -> Option<(RawCache, std::path::PathBuf)> {
+        let cache = self.cache.as_ref()?;
+        let age = chrono::Utc::now().date_naive() - week_start;
+        if age.num_days() < STATIC_AFTER_DAYS {
+            return None;
+        }
+        let url = self.client.url_for(&format!(
+            "{}/{week_start}/{tier}.json",
+            query.dataset.path()
+        ));
+        Some((cache.clone(), cache.entry(&url)))
     }
 
     /// Where weekly summary queries are posted: `{api}/data/group/otcMarket/name/weeklySummary`.
     pub fn weekly_summary_url(&self) -> Url {
         self.client.url_for(WEEKLY_SUMMARY_PATH)
+    }
+
+    /// Where `dataset`'s queries are posted.
+    pub fn dataset_url(&self, dataset: ApiDataset) -> Url {
+        self.client.url_for(dataset.path())
     }
 
     /// Where the partitions list is read: `{api}/partitions/group/otcMarket/name/weeklySummary`.
@@ -220,27 +400,27 @@ impl FinraApi {
     pub async fn fetch_partitions(&self) -> Result<Partitions, SourceError> {
         let url = self.partitions_url();
         let mut attempt = 0;
-        self.client
-            .execute(
-                "GET",
-                &url,
-                |c| c.get(url.clone()).header(ACCEPT, "application/json"),
-                |answer| {
-                    attempt += 1;
-                    if answer.status != StatusCode::OK {
-                        return Verdict::Fail(refusal("GET", &url, &answer, attempt, None));
-                    }
-                    match ats_json::parse_partitions("weeklySummary partitions", &answer.body) {
-                        Ok(list) => Verdict::Done(list),
-                        Err(error) => Verdict::Fail(SourceError::Parse {
-                            location: format!("GET {}", redact_url(url.as_str())),
-                            attempts: attempt,
-                            error,
-                        }),
-                    }
-                },
-            )
-            .await
+        let authed = self.auth.is_some();
+        self.send(
+            "GET",
+            &url,
+            |c| c.get(url.clone()).header(ACCEPT, "application/json"),
+            |answer| {
+                attempt += 1;
+                if answer.status != StatusCode::OK {
+                    return Verdict::Fail(refusal("GET", &url, &answer, attempt, None, authed));
+                }
+                match ats_json::parse_partitions("weeklySummary partitions", &answer.body) {
+                    Ok(list) => Verdict::Done(list),
+                    Err(error) => Verdict::Fail(SourceError::Parse {
+                        location: format!("GET {}", redact_url(url.as_str())),
+                        attempts: attempt,
+                        error,
+                    }),
+                }
+            },
+        )
+        .await
     }
 
     /// Reads every row `query` selects, page after page. `NotPublished` when FINRA answers 204
@@ -249,14 +429,16 @@ impl FinraApi {
         &self,
         query: &WeeklySummaryQuery,
     ) -> Result<Fetched<QueryRows>, SourceError> {
-        let url = self.weekly_summary_url();
+        let url = self.dataset_url(query.dataset);
         let pinned = query.pinned();
         let name = query.describe();
         let mut records: Vec<AtsRecord> = Vec::new();
         let mut expected_total: Option<u64> = None;
         let mut pages = 0u32;
+        // Rows read, including those filtered locally: the next page's offset.
+        let mut seen = 0u64;
         loop {
-            let offset = records.len() as u64;
+            let offset = seen;
             let body = query.body(offset);
             let page_name = format!("{name} (offset {offset})");
             let context = PageContext {
@@ -276,7 +458,17 @@ impl FinraApi {
                         "FINRA answered 204 (no rows) at offset {offset} of {total} rows"
                     )))
                 }
-                (Page::Rows { total, records }, _) => (total, records),
+                (
+                    Page::Rows {
+                        total,
+                        records,
+                        rows,
+                    },
+                    _,
+                ) => {
+                    seen += rows;
+                    (total, records)
+                }
             };
             if let Some(before) = expected_total.filter(|t| *t != total) {
                 return Err(context.broken(format!(
@@ -286,7 +478,7 @@ impl FinraApi {
             }
             expected_total = Some(total);
             records.extend(page_records);
-            if records.len() as u64 >= total {
+            if seen >= total {
                 break;
             }
         }
@@ -296,29 +488,45 @@ impl FinraApi {
     async fn post_page(&self, page: &PageContext<'_>) -> Result<Page, SourceError> {
         let url = page.url;
         let mut attempt = 0;
-        self.client
-            .execute(
-                "POST",
-                url,
-                |c| {
-                    c.post(url.clone())
-                        .header(ACCEPT, "application/json")
-                        .header(CONTENT_TYPE, "application/json")
-                        .body(page.body.to_string())
-                },
-                |answer| {
-                    attempt += 1;
-                    match answer.status {
-                        StatusCode::NO_CONTENT => Verdict::Done(Page::Empty),
-                        StatusCode::OK => match page.read(&answer) {
-                            Ok(rows) => Verdict::Done(rows),
-                            Err(error) => Verdict::Fail(page.error(error, attempt)),
-                        },
-                        _ => Verdict::Fail(refusal("POST", url, &answer, attempt, Some(page.body))),
-                    }
-                },
-            )
-            .await
+        let authed = self.auth.is_some();
+        self.send(
+            "POST",
+            url,
+            |c| {
+                c.post(url.clone())
+                    .header(ACCEPT, "application/json")
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(page.body.to_string())
+            },
+            |answer| {
+                attempt += 1;
+                match answer.status {
+                    StatusCode::NO_CONTENT => Verdict::Done(Page::Empty),
+                    StatusCode::OK => match page.read(&answer) {
+                        Ok(rows) => Verdict::Done(rows),
+                        Err(error) => Verdict::Fail(page.error(error, attempt)),
+                    },
+                    _ => Verdict::Fail(refusal(
+                        "POST",
+                        url,
+                        &answer,
+                        attempt,
+                        Some(page.body),
+                        authed,
+                    )),
+                }
+            },
+        )
+        .await
+    }
+}
+
+/// A historic tier's rows: none is [`TierRows::NoRows`].
+fn tier_rows(records: Vec<AtsRecord>) -> TierRows {
+    if records.is_empty() {
+        TierRows::NoRows
+    } else {
+        TierRows::Rows(QueryRows { records, pages: 0 })
     }
 }
 
@@ -357,15 +565,19 @@ impl PageContext<'_> {
             .saturating_sub(self.offset)
             .min(self.limit)
             .min(max.max(1));
-        let records = ats_json::parse_page(self.name, &answer.body, self.pinned, self.offset)?;
-        if records.len() as u64 != expected {
+        let (records, rows) =
+            ats_json::parse_page_counted(self.name, &answer.body, self.pinned, self.offset)?;
+        if rows != expected {
             return Err(fail(format!(
-                "the page holds {} rows but Record-Total {total} promises {expected} from offset {}",
-                records.len(),
+                "the page holds {rows} rows but Record-Total {total} promises {expected} from offset {}",
                 self.offset
             )));
         }
-        Ok(Page::Rows { total, records })
+        Ok(Page::Rows {
+            total,
+            records,
+            rows,
+        })
     }
 
     fn error(&self, error: ParseError, attempts: u32) -> SourceError {
@@ -406,6 +618,7 @@ fn refusal(
     answer: &Answer,
     attempts: u32,
     request: Option<&str>,
+    authed: bool,
 ) -> SourceError {
     let finra_message = serde_json::from_slice::<serde_json::Value>(&answer.body)
         .ok()
@@ -420,6 +633,16 @@ fn refusal(
     };
     if let Some(body) = request {
         message.push_str(&format!(" [request {body}]"));
+    }
+    // Whether credentials would help: FINRA answers 401/403 for a dataset that needs them.
+    match (answer.status, authed) {
+        (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, false) => message.push_str(
+            "; this dataset may need FINRA API credentials: set FINRA_API_CLIENT_ID and \
+             FINRA_API_CLIENT_SECRET",
+        ),
+        (StatusCode::FORBIDDEN, true) => message
+            .push_str("; the FINRA API credentials configured are not entitled to this dataset"),
+        _ => {}
     }
     SourceError::Http(FinraHttpError {
         method,

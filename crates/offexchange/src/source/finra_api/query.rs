@@ -10,6 +10,8 @@ use crate::parse::ats_json::Pinned;
 
 /// `weeklySummary`, relative to the API base.
 pub const WEEKLY_SUMMARY_PATH: &str = "data/group/otcMarket/name/weeklySummary";
+/// `weeklySummaryHistoric`: the weeks before `weeklySummary`'s rolling window, same fields.
+pub const WEEKLY_SUMMARY_HISTORIC_PATH: &str = "data/group/otcMarket/name/weeklySummaryHistoric";
 /// The list of published (weekStartDate, tierIdentifier) partitions, relative to the API base.
 pub const PARTITIONS_PATH: &str = "partitions/group/otcMarket/name/weeklySummary";
 /// FINRA's largest page (`Record-Max-Limit: 5000`).
@@ -95,6 +97,41 @@ pub struct WeeklySummaryQuery {
     pub date_range_filters: Vec<DateRangeFilter>,
     /// Rows per page, at most [`PAGE_LIMIT`].
     pub limit: u64,
+    /// Which dataset is asked: its path decides the URL, not the body.
+    #[serde(skip)]
+    pub dataset: ApiDataset,
+}
+
+/// The two datasets holding the OTC Transparency weekly summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ApiDataset {
+    /// `weeklySummary`: a rolling window of recent weeks, listed in its partitions.
+    #[default]
+    Current,
+    /// `weeklySummaryHistoric`: the older weeks. FINRA's Technical Notice "OTC Transparency API
+    /// Changes" (2021-03-08): it "supports filtering on the following fields: weekStartDate,
+    /// historicalWeek, historicalMonth. In addition to one of the above fields, users can also
+    /// use the tierIdentifier field ...; no other fields can be included in a request filter",
+    /// and returns "the same fields" as `weeklySummary`.
+    Historic,
+}
+
+impl ApiDataset {
+    /// FINRA's dataset name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ApiDataset::Current => "weeklySummary",
+            ApiDataset::Historic => "weeklySummaryHistoric",
+        }
+    }
+
+    /// Its data path, relative to the API base.
+    pub fn path(self) -> &'static str {
+        match self {
+            ApiDataset::Current => WEEKLY_SUMMARY_PATH,
+            ApiDataset::Historic => WEEKLY_SUMMARY_HISTORIC_PATH,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -129,6 +166,34 @@ impl WeeklySummaryQuery {
                 end_date: week_start,
             }],
             limit: PAGE_LIMIT,
+            dataset: ApiDataset::Current,
+        }
+    }
+
+    /// One tier of one week from `weeklySummaryHistoric`. It accepts only a time filter and
+    /// `tierIdentifier`: both EQUAL here, no `domainFilters`, so every summary type comes back
+    /// (firm breakdowns too) and the per-symbol aggregates are kept locally
+    /// ([`Pinned::filter_locally`]).
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use offexchange::source::finra_api::WeeklySummaryQuery;
+    /// let monday = NaiveDate::from_ymd_opt(2021, 6, 7).unwrap();
+    /// let body = WeeklySummaryQuery::historic_week_tier(monday, "T1").body(0);
+    /// assert!(!body.contains("domainFilters"));
+    /// assert!(body.contains(r#"{"compareType":"EQUAL","fieldName":"weekStartDate","fieldValue":"2021-06-07"}"#));
+    /// ```
+    pub fn historic_week_tier(week_start: NaiveDate, tier: &str) -> WeeklySummaryQuery {
+        WeeklySummaryQuery {
+            fields: FIELDS.iter().map(|f| f.to_string()).collect(),
+            compare_filters: vec![
+                CompareFilter::equal("weekStartDate", &week_start.to_string()),
+                CompareFilter::equal("tierIdentifier", tier),
+            ],
+            domain_filters: Vec::new(),
+            date_range_filters: Vec::new(),
+            limit: PAGE_LIMIT,
+            dataset: ApiDataset::Historic,
         }
     }
 
@@ -169,14 +234,19 @@ impl WeeklySummaryQuery {
             summary_type: equal("summaryTypeCode")
                 .or_else(|| (summary_types.len() == 1).then(|| summary_types[0].clone())),
             symbol: equal("issueSymbolIdentifier"),
-            summary_types,
+            // weeklySummaryHistoric cannot filter summary types: keep the aggregates here.
+            filter_locally: self.dataset == ApiDataset::Historic,
+            summary_types: match self.dataset {
+                ApiDataset::Historic => SUMMARY_TYPES.map(String::from).to_vec(),
+                ApiDataset::Current => summary_types,
+            },
         }
     }
 
     /// A short name for messages: the tier and week when the query has them.
     pub fn describe(&self) -> String {
         let pinned = self.pinned();
-        let mut name = "weeklySummary".to_string();
+        let mut name = self.dataset.name().to_string();
         if let Some(week) = pinned.week_start {
             name.push_str(&format!(" {week}"));
         }
