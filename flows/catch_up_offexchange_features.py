@@ -18,7 +18,7 @@ week published since is fetched. Task retries: ``OFFX_TASK_RETRIES`` /
 
 # No `from __future__ import annotations`: Prefect builds the flow's parameter model from these
 # annotations.
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Optional, Union
 
 from prefect import flow, get_run_logger, task
@@ -45,7 +45,12 @@ DEFAULT_DAYS = 60
 def run_catch_up(engine: Engine, store: Store, until: date, days: int) -> CatchUpSummary:
     """The engine's catch-up over the store (fetches the weeks it needs, upserts what changed)."""
     summary = engine.catch_up(store, until, days)
-    log_summary(get_run_logger(), summary)
+    logger = get_run_logger()
+    log_summary(logger, summary)
+    # What the window holds now, per dataset and state (the counts `offx coverage` ends with).
+    report = engine.coverage(store, until - timedelta(days=days - 1), until)
+    for label, value in offexchange.summary_lines(report):
+        logger.info("coverage %s: %s", label.strip(), value)
     return summary
 
 

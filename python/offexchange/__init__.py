@@ -44,6 +44,7 @@ from ._core import (
     Symbols,
     __version__,
     closure_reason,
+    coverage_lines,
     datasets,
     export_parquet,
     open_store,
@@ -62,6 +63,7 @@ from .types import (
     BackfillSession,
     BackfillSummary,
     CatchUpSummary,
+    CoverageReport,
     FeatureDict,
     SessionReport,
     UpsertSummary,
@@ -73,6 +75,7 @@ __all__ = [
     "BackfillSummary",
     "CatchUpSummary",
     "ConfigError",
+    "CoverageReport",
     "Engine",
     "FeatureDict",
     "Features",
@@ -90,6 +93,8 @@ __all__ = [
     "catch_up",
     "closure_reason",
     "compute_features",
+    "coverage",
+    "coverage_lines",
     "datasets",
     "discover_symbols",
     "export",
@@ -158,6 +163,23 @@ def catch_up(
     settings.setdefault("cache", "read")
     day = datetime.now(NEW_YORK).date() if until is None else until
     return Engine(**settings).catch_up(opened, day, days)
+
+
+def coverage(
+    start: date | str,
+    end: date | str,
+    store: str | Store | None = None,
+    check: bool = False,
+    **settings: Any,
+) -> CoverageReport:
+    """Like ``offx coverage``: every calendar date of ``start..end`` with each dataset's state
+    (``stored``, ``published_not_stored``, ``not_yet_due``, ``awaited``, ``historic``,
+    ``before_dataset``, ``failed``). Reads the store and its provenance ledger; asks FINRA only
+    with ``check``. :func:`coverage_lines` and :func:`summary_lines` give it as ``offx`` prints it.
+    """
+    opened = _required_store(store, "coverage")
+    settings.setdefault("cache", "read")
+    return Engine(**settings).coverage(opened, start, end, check)
 
 
 def backfill(

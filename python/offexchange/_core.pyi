@@ -10,6 +10,7 @@ from .types import (
     BackfillSession,
     BackfillSummary,
     CatchUpSummary,
+    CoverageReport,
     EngineSettings,
     FeatureDict,
     SessionReport,
@@ -94,6 +95,11 @@ class Engine:
     def catch_up(self, store: Store, until: _DateLike, days: int = 60) -> CatchUpSummary:
         """Like ``offx catch-up``: refreshes the stored sessions of the ``days`` (1-3660)
         calendar days up to ``until`` whose weekly ATS data FINRA has published since."""
+    def coverage(
+        self, store: Store, start: _DateLike, end: _DateLike, check: bool = False
+    ) -> CoverageReport:
+        """Like ``offx coverage``: every date of ``start..end`` with each dataset's state, from
+        the store and its provenance ledger; FINRA is asked only with ``check``."""
     def backfill(
         self,
         start: _DateLike,
@@ -211,8 +217,13 @@ def trading_sessions(start: _DateLike, end: _DateLike) -> list[date]:
 def closure_reason(trade_date: _DateLike) -> str | None:
     """Why ``trade_date`` is not an NYSE session, or None when it is one."""
 
-def summary_lines(summary: BackfillSummary | CatchUpSummary) -> list[tuple[str, str]]:
+def summary_lines(
+    summary: BackfillSummary | CatchUpSummary | CoverageReport,
+) -> list[tuple[str, str]]:
     """A job summary as the ``(label, value)`` lines ``offx`` prints, computed by the engine."""
+
+def coverage_lines(report: CoverageReport) -> list[str]:
+    """A coverage report as the one line per date ``offx coverage`` prints."""
 
 def datasets() -> list[dict[str, object]]:
     """The FINRA datasets the engine reads (name, carriers, publication, columns, tables)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Optional, TypedDict
+from typing import Literal, Optional, TypedDict
 
 __all__ = [
     "BackfillSession",
@@ -130,6 +130,8 @@ CatchUpSummary = TypedDict(
         "weeks_checked": int,
         #: Weeks FINRA has still not published (they stay null).
         "weeks_awaited": list[str],
+        #: Weeks before FINRA's ATS or non-ATS data: their nulls are final, never fetched.
+        "weeks_never": list[str],
         #: Weeks FINRA revised since they were recorded: recomputed whole.
         "weeks_revised": int,
         "revised_weeks": list[str],
@@ -141,6 +143,51 @@ CatchUpSummary = TypedDict(
         "rows_revised": int,
         #: Rows recomputed and written (filled + revised + rewritten unchanged).
         "rows_written": int,
+    },
+)
+
+class DatasetCoverage(TypedDict):
+    """One dataset's state on one date (``Engine.coverage``)."""
+
+    #: ``regsho_daily`` or ``otc_weekly``.
+    dataset: str
+    #: The period FINRA publishes: the date, or the week's Monday (ISO).
+    period: str
+    #: What the store holds of it, or why not.
+    state: Literal[
+        "stored",
+        "published_not_stored",
+        "not_yet_due",
+        "awaited",
+        "historic",
+        "before_dataset",
+        "failed",
+    ]
+    #: Which files or partitions, due when, or the error.
+    detail: str
+
+
+class CoverageDay(TypedDict):
+    """One calendar date of a coverage report."""
+
+    date: str
+    #: Why the NYSE is closed, or None on a session.
+    closed: Optional[str]
+    datasets: list[DatasetCoverage]
+
+
+#: What ``Engine.coverage`` found: the engine's ``CoverageReport``, field for field.
+CoverageReport = TypedDict(
+    "CoverageReport",
+    {
+        "from": str,
+        "to": str,
+        #: FINRA was asked about what the store lacks.
+        "checked": bool,
+        "days": list[CoverageDay],
+        #: Per dataset, sessions per state.
+        "counts": dict[str, dict[str, int]],
+        "closed_days": int,
     },
 )
 

@@ -249,6 +249,8 @@ def test_catch_up_fills_the_ats_share_once_finra_publishes_the_week(
     assert now == [published[r["symbol"]] for r in now]
     assert any(r["ats_share_of_total"] is not None for r in now)
     assert f"rows filled (null -> value): {summary['rows_filled']}" in messages(caplog)
+    # The flow ends with the window's coverage, as `offx coverage` counts it.
+    assert "coverage regsho_daily: stored: 1 session(s)" in messages(caplog)
 
 
 def test_catch_up_needs_a_store(monkeypatch: pytest.MonkeyPatch) -> None:

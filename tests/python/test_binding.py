@@ -329,6 +329,41 @@ def test_backfill_failures_keep_what_was_committed(tmp_path: Path) -> None:
         offexchange.backfill("2024-03-25", "2024-03-26", url, on_session=stop, base_url=MIRROR.as_uri())
 
 
+def test_coverage_as_offx_prints_it(tmp_path: Path) -> None:
+    early = tmp_path / "early-mirror"
+    shutil.copytree(MIRROR, early)
+    (early / "ATS" / "ATS_W_Summary_20240401.zip").unlink()
+    url = f"sqlite:{tmp_path / 'coverage.sqlite'}"
+    offexchange.backfill("2024-04-01", "2024-04-01", url, base_url=early.as_uri())
+
+    report = offexchange.coverage("2024-03-29", "2024-04-02", url, base_url=early.as_uri())
+    assert set(offexchange.CoverageReport.__annotations__) == set(report), "the Rust fields"
+    days = {d["date"]: d for d in report["days"]}
+    assert days["2024-03-29"]["closed"] == "Good Friday"
+    (regsho, ats) = days["2024-04-01"]["datasets"]
+    assert (regsho["dataset"], regsho["state"]) == ("regsho_daily", "stored")
+    assert "CNMS" in regsho["detail"]
+    # The week's ZIP was never stored, and its due date (2024-04-22) is long past.
+    assert (ats["dataset"], ats["state"]) == ("otc_weekly", "awaited")
+    assert days["2024-04-02"]["datasets"][0]["state"] == "awaited"
+    assert report["counts"]["regsho_daily"] == {"stored": 1, "awaited": 1}
+    assert report["checked"] is False
+
+    lines = offexchange.coverage_lines(report)
+    assert lines[0] == "2024-03-29  not a session (Good Friday)"
+    assert lines[3].startswith("2024-04-01  regsho_daily: stored (CNMS")
+    summary = dict(offexchange.summary_lines(report))
+    assert summary["regsho_daily: stored"] == "1 session(s)"
+
+    # With check, FINRA (the complete mirror) is asked about what the store lacks.
+    checked = offexchange.coverage("2024-04-01", "2024-04-02", url, check=True, base_url=MIRROR.as_uri())
+    states = [(d["date"], x["dataset"], x["state"]) for d in checked["days"] for x in d["datasets"]]
+    assert ("2024-04-02", "regsho_daily", "published_not_stored") in states
+    assert ("2024-04-01", "otc_weekly", "published_not_stored") in states
+    with pytest.raises(ValueError, match="after"):
+        offexchange.coverage("2024-04-02", "2024-04-01", url)
+
+
 def test_catch_up_in_one_call(tmp_path: Path) -> None:
     early = tmp_path / "early-mirror"
     shutil.copytree(MIRROR, early)

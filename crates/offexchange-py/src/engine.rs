@@ -321,6 +321,38 @@ impl PyEngine {
         })
     }
 
+    /// Like `offx coverage`: every calendar date of `start..=end` with each dataset's state
+    /// (stored, published_not_stored, not_yet_due, awaited, historic, before_dataset, failed),
+    /// from the store and its provenance ledger; FINRA is asked only with `check`. Returns the
+    /// engine's report as a dict (`days`, `counts`, ...).
+    #[pyo3(signature = (store, start, end, check=false))]
+    fn coverage<'py>(
+        &self,
+        py: Python<'py>,
+        store: &PyStore,
+        start: &Bound<'py, PyAny>,
+        end: &Bound<'py, PyAny>,
+        check: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        guard(py, || {
+            let (from, to) = (extract_date(start)?, extract_date(end)?);
+            if from > to {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "start {from} is after end {to}"
+                )));
+            }
+            let engine = self.engine.clone();
+            let store = store.store.clone();
+            let report = block_on(py, async move {
+                engine
+                    .coverage(store.as_ref(), from, to, check, chrono::Utc::now())
+                    .await
+            })?
+            .map_err(|e| engine_error(py, &e))?;
+            serialized_to_py(py, &report)
+        })
+    }
+
     /// Like `offx backfill`: every NYSE session of `start..=end` into `store`, `concurrency`
     /// sessions (and downloads) at once, committed in date order one session per transaction,
     /// each weekly ATS file fetched once; sessions the store already holds are skipped unless

@@ -39,7 +39,9 @@ mod handles;
 mod runtime;
 mod store;
 
-use offexchange::{calendar, BackfillSummary, CatchUpSummary, SummaryLine, DATASETS};
+use offexchange::{
+    calendar, BackfillSummary, CatchUpSummary, CoverageReport, SummaryLine, DATASETS,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -84,7 +86,9 @@ fn summary_lines(py: Python<'_>, summary: &Bound<'_, PyDict>) -> PyResult<Vec<(S
             .call_method1("dumps", (summary,))?
             .extract()?;
         let is_backfill = summary.contains("sessions_in_range")?;
-        let lines: Vec<SummaryLine> = if is_backfill {
+        let lines: Vec<SummaryLine> = if summary.contains("days")? {
+            coverage_report(&json)?.summary_lines()
+        } else if is_backfill {
             let parsed: BackfillSummary = serde_json::from_str(&json).map_err(|e| {
                 pyo3::exceptions::PyValueError::new_err(format!("not a backfill summary: {e}"))
             })?;
@@ -96,6 +100,23 @@ fn summary_lines(py: Python<'_>, summary: &Bound<'_, PyDict>) -> PyResult<Vec<(S
             parsed.lines()
         };
         Ok(lines.into_iter().map(|l| (l.label, l.value)).collect())
+    })
+}
+
+fn coverage_report(json: &str) -> PyResult<CoverageReport> {
+    serde_json::from_str(json)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("not a coverage report: {e}")))
+}
+
+/// A coverage report (`Engine.coverage`) as the one line per date `offx coverage` prints.
+#[pyfunction]
+fn coverage_lines(py: Python<'_>, report: &Bound<'_, PyDict>) -> PyResult<Vec<String>> {
+    guard(py, || {
+        let json: String = py
+            .import("json")?
+            .call_method1("dumps", (report,))?
+            .extract()?;
+        Ok(coverage_report(&json)?.lines())
     })
 }
 
@@ -130,6 +151,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(closure_reason, m)?)?;
     m.add_function(wrap_pyfunction!(summary_lines, m)?)?;
     m.add_function(wrap_pyfunction!(datasets, m)?)?;
+    m.add_function(wrap_pyfunction!(coverage_lines, m)?)?;
     m.add_function(wrap_pyfunction!(export::export_parquet, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     Ok(())

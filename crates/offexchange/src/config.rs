@@ -380,13 +380,15 @@ impl Settings {
                 client_secret: secret.trim().to_string(),
             }),
             (None, None) => None,
-            (Some(id), None) => return Err(ConfigError::new(
-                ENV_API_CLIENT_SECRET,
-                "",
-                format!(
+            (Some(id), None) => {
+                return Err(ConfigError::new(
+                    ENV_API_CLIENT_SECRET,
+                    "",
+                    format!(
                     "{ENV_API_CLIENT_ID} is set ({id}) but the secret is not: set both or neither"
                 ),
-            )),
+                ))
+            }
             (None, Some(_)) => {
                 return Err(ConfigError::new(
                     ENV_API_CLIENT_ID,

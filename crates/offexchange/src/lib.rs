@@ -52,8 +52,9 @@ pub use engine::{Engine, EngineError};
 pub use features::{AtsWeeklyRow, DayVolumes, Feature, FeatureRow, RegShoDay};
 pub use jobs::{
     export, export_to, persist, BackfillError, BackfillEvent, BackfillOptions, BackfillSummary,
-    CatchUpSummary, ComputedSession, ExportError, ExportFormat, ExportRequest, ExportRow,
-    ExportSummary, SessionInputs, SessionOutcome, EXPORT_COLUMNS, REVISION_WEEKS,
+    CatchUpSummary, ComputedSession, CoverageDay, CoverageReport, CoverageState, DatasetCoverage,
+    ExportError, ExportFormat, ExportRequest, ExportRow, ExportSummary, SessionInputs,
+    SessionOutcome, EXPORT_COLUMNS, REVISION_WEEKS,
 };
 pub use quality::{FileQuality, SkippedLine, SymbolIssue};
 pub use report::{FileStatus, Level, ReportLine, SessionReport, SummaryLine};

@@ -80,6 +80,11 @@ pub enum Command {
     /// Stored features of a date range, as they are now or as knowable at a moment (--as-of),
     /// with when each value became knowable; CSV, JSON or Parquet
     Export(ExportArgs),
+    /// Per calendar date, each dataset's state: stored, published but not stored, not yet due,
+    /// awaited, outside the API window (historic), before FINRA published it, failed
+    Coverage(CoverageArgs),
+    /// The FINRA datasets offx reads, their tables, and where each begins (with sources)
+    Datasets,
     /// The raw-file cache (OFFX_CACHE_DIR)
     Cache {
         #[command(subcommand)]
@@ -110,6 +115,25 @@ pub struct BackfillArgs {
     #[arg(long)]
     pub force: bool,
     /// Summary format
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
+    pub format: SummaryFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct CoverageArgs {
+    /// First date (inclusive), YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub from: NaiveDate,
+    /// Last date (inclusive), YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub to: NaiveDate,
+    /// Store URL [env: OFFX_STORE] [default: sqlite in the user data dir]
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Ask FINRA about what the store lacks (published but not stored, or awaited)
+    #[arg(long)]
+    pub check: bool,
+    /// Output format
     #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
     pub format: SummaryFormat,
 }

@@ -28,6 +28,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(commands::run(args)) {
         Ok(()) => ExitCode::SUCCESS,
+        // `offx ... | head`: the reader has all it wants; not an error.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             // One line, the whole cause chain; a backtrace only when asked for.
             eprintln!("error: {}", exit::one_line(&error));
@@ -37,6 +39,14 @@ fn main() -> ExitCode {
             ExitCode::from(exit::code(&error))
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn init_logging(verbose: u8, quiet: bool) {

@@ -3,12 +3,16 @@
 use std::io::Write;
 
 use anyhow::Result;
-use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use comfy_table::{CellAlignment, ContentArrangement, Table};
 use offexchange::{FeatureRow, Level, SessionReport, SummaryLine, UpsertSummary};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::cli::{Format, SummaryFormat};
+
+/// comfy-table's `UTF8_HORIZONTAL_ONLY` without the rules between rows (a rule above, under the
+/// header and below): long tables stay readable.
+const FOR_PEOPLE: &str = "  ── ══      ──    ";
 
 const COLUMNS: [&str; 5] = [
     "symbol",
@@ -55,7 +59,7 @@ pub fn print(
 fn table(rows: &[FeatureRow]) -> Table {
     let mut table = Table::new();
     table
-        .load_preset(presets::UTF8_HORIZONTAL_ONLY)
+        .load_preset(FOR_PEOPLE)
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(COLUMNS);
     for r in rows {
@@ -89,9 +93,7 @@ pub fn print_summary<T: Serialize>(
         return Ok(());
     }
     let mut table = Table::new();
-    table
-        .load_preset(presets::UTF8_HORIZONTAL_ONLY)
-        .set_header([title, "value"]);
+    table.load_preset(FOR_PEOPLE).set_header([title, "value"]);
     for line in lines {
         table.add_row([line.label.clone(), line.value.clone()]);
     }

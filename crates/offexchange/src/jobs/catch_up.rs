@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::session::{assemble, sources_of, Stamped};
 use crate::calendar;
-use crate::datasets::otc_weekly::{self, AtsLoad};
+use crate::datasets::otc_weekly::{self, AtsLoad, WeekEra};
 use crate::engine::{Engine, EngineError};
 use crate::features::Feature;
 use crate::report::{list, SessionReport, SummaryLine};
@@ -51,6 +51,10 @@ pub struct CatchUpSummary {
     pub weeks_checked: usize,
     /// Weeks FINRA has still not published (they stay null).
     pub weeks_awaited: Vec<NaiveDate>,
+    /// Weeks whose nulls are final: before FINRA published weekly ATS data, or before non-ATS
+    /// OTC volume (no denominator). Not fetched, not waited for.
+    #[serde(default)]
+    pub weeks_never: Vec<NaiveDate>,
     /// Weeks whose FINRA `lastUpdateDate` is newer than the recorded one: recomputed whole.
     pub weeks_revised: usize,
     /// Those weeks.
@@ -103,6 +107,10 @@ impl CatchUpSummary {
             SummaryLine::new(
                 "weeks still awaited from FINRA",
                 list(&self.weeks_awaited, 4),
+            ),
+            SummaryLine::new(
+                "weeks that will never have ATS shares (before FINRA's data)",
+                list(&self.weeks_never, 4),
             ),
         ]
     }
@@ -163,6 +171,11 @@ async fn catch_up(
     let weeks: Vec<NaiveDate> = weeks.into_iter().collect();
     let recorded = store.ats_weekly_last_update(&weeks).await?;
     for monday in weeks {
+        if WeekEra::of(monday) != WeekEra::Full {
+            // Nothing will ever come for these weeks: their nulls are final.
+            summary.weeks_never.push(monday);
+            continue;
+        }
         summary.weeks_checked += 1;
         let fresh = monday >= revision_from;
         let mut week_report = SessionReport::default();

@@ -13,6 +13,7 @@
 
 mod backfill;
 mod catch_up;
+mod coverage;
 mod export;
 mod session;
 #[cfg(test)]
@@ -20,6 +21,7 @@ mod tests;
 
 pub use backfill::{BackfillError, BackfillEvent, BackfillOptions, BackfillSummary};
 pub use catch_up::{CatchUpSummary, REVISION_WEEKS};
+pub use coverage::{CoverageDay, CoverageReport, CoverageState, DatasetCoverage};
 pub use export::{
     export, export_to, ExportError, ExportFormat, ExportRequest, ExportRow, ExportSummary,
     EXPORT_COLUMNS,

@@ -3,6 +3,8 @@
 mod backfill;
 mod cache;
 mod catch_up;
+mod coverage;
+mod datasets;
 mod db;
 mod enrich;
 mod export;
@@ -26,6 +28,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Backfill(args) => backfill::run(&settings, args).await,
         Command::CatchUp(args) => catch_up::run(&settings, &cli.global, args).await,
         Command::Export(args) => export::run(args).await,
+        Command::Coverage(args) => coverage::run(&settings, args).await,
+        Command::Datasets => datasets::run(),
         Command::Cache { action } => cache::run(action),
         Command::Db { action } => db::run(action).await,
     }
