@@ -212,6 +212,7 @@ def export(
     as_of: datetime | str | None = None,
     symbols: Sequence[str] | None = None,
     store: str | Store | None = None,
+    with_short_interest: bool = False,
 ) -> Any:
     """The stored features of ``start..end`` (inclusive) as a ``pyarrow.Table``, like ``offx export``.
 
@@ -220,7 +221,10 @@ def export(
     FINRA had published what each value was computed from). ``as_of`` (a time-zone-aware
     ``datetime`` or an RFC 3339 string): each value as knowable then, the latest version
     published at or before it, None when none was; rows with neither part are left out. Without
-    it, the latest values. Rows are ordered by (trade_date, symbol). ``.to_pandas()`` and
+    it, the latest values. ``with_short_interest=True`` adds ``short_interest`` (int64),
+    ``days_to_cover`` and ``short_interest_settlement_date`` (date32): the latest settlement
+    FINRA had published by each trade date's close (by ``as_of`` when earlier), like
+    ``offx export --with short-interest``. Rows are ordered by (trade_date, symbol). ``.to_pandas()`` and
     ``polars.from_arrow(table)`` work from the result. Needs ``pyarrow`` (the ``arrow`` extra).
     """
     try:
@@ -237,7 +241,7 @@ def export(
     else:
         when = as_of
     opened = _required_store(store, "export")
-    data = export_parquet(opened, start, end, when, symbols)
+    data = export_parquet(opened, start, end, when, symbols, with_short_interest)
     return pq.read_table(pa.BufferReader(data))
 
 

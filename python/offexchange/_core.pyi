@@ -234,6 +234,7 @@ def export_parquet(
     end: _DateLike,
     as_of: str | None = None,
     symbols: _SymbolsLike | None = None,
+    with_short_interest: bool = False,
 ) -> bytes:
     """The stored features of ``start..=end`` (as of an RFC 3339 time) as a Parquet file's bytes."""
 

@@ -13,9 +13,10 @@ use crate::runtime::block_on;
 use crate::store::PyStore;
 
 /// The stored features of `start..=end` (as of `as_of`, an RFC 3339 time, when given) as the
-/// bytes of a Parquet file with the columns of `offx export`.
+/// bytes of a Parquet file with the columns of `offx export` (and, with `with_short_interest`,
+/// those of `offx export --with short-interest`).
 #[pyfunction]
-#[pyo3(signature = (store, start, end, as_of=None, symbols=None))]
+#[pyo3(signature = (store, start, end, as_of=None, symbols=None, with_short_interest=false))]
 pub fn export_parquet<'py>(
     py: Python<'py>,
     store: &PyStore,
@@ -23,6 +24,7 @@ pub fn export_parquet<'py>(
     end: &Bound<'py, PyAny>,
     as_of: Option<&str>,
     symbols: Option<&Bound<'py, PyAny>>,
+    with_short_interest: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
     guard(py, || {
         let (from, to) = (extract_date(start)?, extract_date(end)?);
@@ -47,6 +49,7 @@ pub fn export_parquet<'py>(
             to,
             symbols: extract_symbols(symbols)?,
             as_of,
+            with_short_interest,
         };
         let store = store.store.clone();
         let bytes = block_on(py, async move {

@@ -40,12 +40,13 @@ mod quality;
 mod report;
 pub mod source;
 pub mod store;
-mod symbol;
+pub mod symbol;
 pub mod volume;
 
 pub use config::{AtsSource, ConfigError, Facility, HttpSettings, Market, Settings};
 pub use datasets::otc_weekly::{AtsLoad, WeekEra};
 pub use datasets::regsho::{CNMS_START, FNQC_START};
+pub use datasets::short_interest::{publication_date, settlement_dates};
 pub use datasets::starts::{DatasetStart, STARTS as DATASET_STARTS};
 pub use datasets::{DatasetInfo, REGISTRY as DATASETS};
 pub use engine::{Engine, EngineError};
@@ -56,11 +57,15 @@ pub use jobs::{
     ExportError, ExportFormat, ExportRequest, ExportRow, ExportSummary, SessionInputs,
     SessionOutcome, EXPORT_COLUMNS, REVISION_WEEKS,
 };
+pub use jobs::{
+    export_columns, read_short_interest, SettlementCounts, SettlementOutcome, SettlementState,
+    ShortInterestCells, ShortInterestQuery, ShortInterestSummary, SHORT_INTEREST_COLUMNS,
+};
 pub use quality::{FileQuality, SkippedLine, SymbolIssue};
 pub use report::{FileStatus, Level, ReportLine, SessionReport, SummaryLine};
 pub use source::FinraHttpError;
 pub use store::{
-    FeatureVersion, Part, Provenance, SessionCommit, Store, StoreError, StoreErrorKind,
-    UpsertSummary, WeekRecord, WeekWrite,
+    FeatureVersion, Part, Provenance, SessionCommit, SettlementVersion, ShortInterestRow, Store,
+    StoreError, StoreErrorKind, UpsertSummary, WeekRecord, WeekWrite,
 };
 pub use symbol::ats_to_regsho;

@@ -8,7 +8,9 @@
 //! 2. the Query API's `lastUpdateDate` (else `initialPublishedDate`), a date: the end of that day
 //!    in New York;
 //! 3. a `file://` mirror file's modification time;
-//! 4. failing all, the moment offx first fetched it.
+//! 4. for a source without any (short interest over the Query API) first read after FINRA's
+//!    scheduled day: the end of that New York day;
+//! 5. failing all, the moment offx first fetched it.
 //!
 //! Stores keep them in the `finra_files` ledger, and every stored feature value carries the
 //! publication time of the versions it was computed from (its *availability*), so an as-of export
@@ -30,6 +32,10 @@ pub enum PublishedFrom {
     ApiDate,
     /// A `file://` mirror file's modification time.
     FileModified,
+    /// FINRA's publication calendar: the end of the New York day a period was due, for a source
+    /// that carries no publication time and was first read after that day (short interest from
+    /// the Query API during a backfill).
+    Schedule,
     /// Nothing better known: when offx first fetched it.
     FirstSeen,
 }
@@ -41,6 +47,7 @@ impl PublishedFrom {
             PublishedFrom::LastModified => "last_modified",
             PublishedFrom::ApiDate => "api_date",
             PublishedFrom::FileModified => "file_modified",
+            PublishedFrom::Schedule => "schedule",
             PublishedFrom::FirstSeen => "first_seen",
         }
     }
@@ -51,6 +58,7 @@ impl PublishedFrom {
             PublishedFrom::LastModified,
             PublishedFrom::ApiDate,
             PublishedFrom::FileModified,
+            PublishedFrom::Schedule,
             PublishedFrom::FirstSeen,
         ]
         .into_iter()
@@ -191,6 +199,11 @@ fn new_york_daylight_time_at_end_of(date: NaiveDate) -> bool {
         (Some(start), Some(end)) => date >= start && date < end,
         _ => false,
     }
+}
+
+/// Serializes a time as [`rfc3339_micros`] (serde's `serialize_with`).
+pub fn serialize_micros<S: serde::Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339_micros(*at))
 }
 
 /// Parses an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`), as `Last-Modified` carries it.

@@ -565,3 +565,122 @@ macro_rules! contract {
 }
 
 contract!(memory, sqlite, postgres, supabase);
+
+/// One settlement version of `symbols`, each short `shares`.
+fn settlement(
+    settlement: NaiveDate,
+    sha: &str,
+    published: &str,
+    symbols: &[(&str, i64)],
+) -> (
+    offexchange::store::SourceVersion,
+    Vec<offexchange::ShortInterestRow>,
+) {
+    let version = offexchange::store::SourceVersion {
+        dataset: "short_interest".into(),
+        name: format!("shrt{}.csv", settlement.format("%Y%m%d")),
+        url: "https://cdn.finra.org/equity/otcmarket/biweekly/".into(),
+        sha256: sha.into(),
+        bytes: 100,
+        rows: symbols.len() as u64,
+        published_at: published.parse().expect("time"),
+        published_from: offexchange::provenance::PublishedFrom::LastModified,
+    };
+    let rows = symbols
+        .iter()
+        .map(|(symbol, shares)| offexchange::ShortInterestRow {
+            symbol: symbol.to_string(),
+            finra_symbol: symbol.replace('/', ""),
+            settlement_date: settlement,
+            issue_name: format!("{symbol} Inc."),
+            market_class: "NYSE".into(),
+            current_short: *shares,
+            previous_short: Some(shares - 1),
+            change_previous: Some(1),
+            change_percent: Some(0.5),
+            average_daily_volume: None,
+            days_to_cover: Some(if *shares > 1_000_000_000 {
+                999.99
+            } else {
+                2.25
+            }),
+            days_to_cover_capped: *shares > 1_000_000_000,
+            stock_split: None,
+            revision: None,
+            sha256: sha.into(),
+            published_at: version.published_at,
+            source: version.name.clone(),
+        })
+        .collect();
+    (version, rows)
+}
+
+/// Versions are kept side by side, a re-sent version changes nothing, quantities stay exact,
+/// reads filter by symbol in byte order, and a caller bug writes nothing.
+async fn short_interest_versions_side_by_side(f: Fixture) {
+    let s = date(2024, 1, 12);
+    let (v1, rows1) = settlement(
+        s,
+        "aaa1",
+        "2024-01-24T22:30:00Z",
+        &[("BRK/B", 9_007_199_254_740_993), ("AAPL", 100), ("CpK", 3)],
+    );
+    let (v2, rows2) = settlement(s, "bbb2", "2024-01-26T15:00:00Z", &[("AAPL", 120)]);
+    let store = f.store.as_ref();
+    assert_eq!(
+        store.commit_short_interest(s, &v1, &rows1).await.unwrap(),
+        3
+    );
+    assert_eq!(
+        store.commit_short_interest(s, &v1, &rows1).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.commit_short_interest(s, &v2, &rows2).await.unwrap(),
+        1
+    );
+    let versions = store.short_interest_versions(s, s).await.unwrap();
+    let shas: Vec<&str> = versions.iter().map(|v| v.version.sha256.as_str()).collect();
+    assert_eq!(shas, ["aaa1", "bbb2"], "{}", store.describe());
+    assert_eq!(versions[0].settlement_date, s);
+
+    let all = store.read_short_interest(s, "aaa1", None).await.unwrap();
+    let symbols: Vec<&str> = all.iter().map(|r| r.symbol.as_str()).collect();
+    assert_eq!(symbols, ["AAPL", "BRK/B", "CpK"], "byte order");
+    assert_eq!(
+        all[1],
+        rows1[0],
+        "{}: every field as written",
+        store.describe()
+    );
+    let one = store
+        .read_short_interest(s, "bbb2", Some(&["AAPL".to_string(), "CPK".to_string()]))
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].current_short, 120);
+
+    // A row of another version: refused, nothing written (not even the ledger row).
+    let (v3, mut bad) = settlement(s, "ccc3", "2024-02-01T00:00:00Z", &[("X", 1), ("Y", 2)]);
+    bad[1].sha256 = "other".into();
+    assert!(store.commit_short_interest(s, &v3, &bad).await.is_err());
+    assert_eq!(store.short_interest_versions(s, s).await.unwrap().len(), 2);
+}
+
+macro_rules! short_interest_contract {
+    ($($store:ident),+) => {$(
+        mod $store {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn short_interest_versions_side_by_side() {
+                super::short_interest_versions_side_by_side(super::$store().await).await;
+            }
+        }
+    )+};
+}
+
+// Not over Supabase REST: the contract's fake PostgREST serves daily_features and ats_weekly only
+// (the Supabase store's short_interest requests reuse its batch upsert and paged read).
+mod short_interest {
+    use super::*;
+    short_interest_contract!(memory, sqlite, postgres);
+}

@@ -80,6 +80,9 @@ pub enum Command {
     /// Stored features of a date range, as they are now or as knowable at a moment (--as-of),
     /// with when each value became knowable; CSV, JSON or Parquet
     Export(ExportArgs),
+    /// FINRA's short interest (open short positions) of symbols over settlement dates, as
+    /// stored; with --as-of, as knowable then
+    ShortInterest(ShortInterestArgs),
     /// Per calendar date, each dataset's state: stored, published but not stored, not yet due,
     /// awaited, outside the API window (historic), before FINRA published it, failed
     Coverage(CoverageArgs),
@@ -198,6 +201,50 @@ pub struct ExportArgs {
     /// Write to this file (written whole, then renamed into place); default: stdout
     #[arg(long, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
+    /// Add columns: short-interest (short_interest, days_to_cover,
+    /// short_interest_settlement_date: the latest settlement published by each day's close)
+    #[arg(long = "with", value_enum, value_delimiter = ',', value_name = "EXTRA")]
+    pub with: Vec<ExportExtra>,
+}
+
+/// Columns `offx export --with` adds.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportExtra {
+    /// FINRA's short interest as each trade date saw it
+    ShortInterest,
+}
+
+#[derive(Args, Debug)]
+pub struct ShortInterestArgs {
+    /// Symbols, comma-separated, Reg SHO spelling (BRK/B)
+    #[arg(long, value_delimiter = ',', value_name = "LIST", required = true)]
+    pub symbols: Vec<String>,
+    /// First settlement date (inclusive) [default: a year before --to]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub from: Option<NaiveDate>,
+    /// Last settlement date (inclusive) [default: today]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub to: Option<NaiveDate>,
+    /// Each settlement's version knowable at this time (RFC 3339)
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub as_of: Option<DateTime<Utc>>,
+    /// Store URL [env: OFFX_STORE] [default: sqlite in the user data dir]
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+/// Formats for a listing.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListFormat {
+    /// Aligned columns for people
+    Table,
+    /// One header line, then one line per row (null = empty)
+    Csv,
+    /// One JSON array of row objects
+    Json,
 }
 
 /// A date written exactly `YYYY-MM-DD` (chrono alone would also take `2024-4-1`).

@@ -12,7 +12,7 @@ use crate::cli::{Format, SummaryFormat};
 
 /// comfy-table's `UTF8_HORIZONTAL_ONLY` without the rules between rows (a rule above, under the
 /// header and below): long tables stay readable.
-const FOR_PEOPLE: &str = "  ── ══      ──    ";
+pub const FOR_PEOPLE: &str = "  ── ══      ──    ";
 
 const COLUMNS: [&str; 5] = [
     "symbol",

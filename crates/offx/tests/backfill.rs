@@ -307,9 +307,11 @@ async fn cache_info_and_clear() {
     let text = stdout(&info);
     // 17 of the 18 CNMS/FORF files, FNSQ/FNYX/FNRA of 2024-03-27 (no CNMS that day), 2 weeks.
     assert!(text.contains("files:                  22"), "{text}");
+    // CNMS and FNQC of 2024-03-27, and the two short interest settlements the range sees
+    // (2024-02-29 and 2024-03-15: the sample mirror has no shrt files).
     assert!(
-        text.contains("not-published markers:  2"),
-        "CNMS and FNQC of 2024-03-27: {text}"
+        text.contains("not-published markers:  4"),
+        "CNMS and FNQC of 2024-03-27, shrt20240229.csv and shrt20240315.csv: {text}"
     );
     let cleared = offx(&["cache", "clear"], &[], work.path()).await;
     assert!(

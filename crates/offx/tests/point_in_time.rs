@@ -8,68 +8,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
 
-use common::{offx, stderr, stdout, write_zip};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use common::{offx, stderr, stdout, write_zip, Cdn};
 
-const ACCESS_DENIED: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
 const HEADER: &str = "Date|Symbol|ShortVolume|ShortExemptVolume|TotalVolume|Market\r\n";
-
-/// A CDN stand-in whose files can be (re-)posted, each with its `Last-Modified`.
-struct Cdn {
-    server: MockServer,
-    files: Mutex<BTreeMap<String, (Vec<u8>, String)>>,
-}
-
-impl Cdn {
-    async fn start() -> Cdn {
-        let cdn = Cdn {
-            server: MockServer::start().await,
-            files: Mutex::new(BTreeMap::new()),
-        };
-        cdn.mount().await;
-        cdn
-    }
-
-    fn base_url(&self) -> String {
-        format!("{}/equity", self.server.uri())
-    }
-
-    async fn post(&self, relative: &str, body: Vec<u8>, last_modified: &str) {
-        self.files.lock().expect("files").insert(
-            format!("/equity/{relative}"),
-            (body, last_modified.to_string()),
-        );
-        self.mount().await;
-    }
-
-    /// Every posted file, and S3's 403 AccessDenied for anything else (FINRA's "not published").
-    async fn mount(&self) {
-        self.server.reset().await;
-        let files = self.files.lock().expect("files").clone();
-        for (at, (body, last_modified)) in files {
-            Mock::given(method("GET"))
-                .and(path(at))
-                .respond_with(
-                    ResponseTemplate::new(200)
-                        .set_body_bytes(body)
-                        .insert_header("Last-Modified", last_modified.as_str()),
-                )
-                .with_priority(1)
-                .mount(&self.server)
-                .await;
-        }
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(403).set_body_raw(ACCESS_DENIED, "application/xml"))
-            .with_priority(10)
-            .mount(&self.server)
-            .await;
-    }
-}
 
 fn cnms(aaa_short: u32) -> Vec<u8> {
     format!("{HEADER}20240402|AAA|{aaa_short}|0|100|B,Q,N\r\n20240402|BBB|10|0|40|Q\r\n2\r\n")

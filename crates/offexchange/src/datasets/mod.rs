@@ -10,6 +10,7 @@
 //! |----------------|------------|-------------------------------------------|----------------------------------------|
 //! | `regsho_daily` | a session  | `regsho/daily/{FACILITY}shvolYYYYMMDD.txt` | `short_vol_share`, `short_exempt_share` |
 //! | `otc_weekly`   | a week     | Query API `weeklySummary`, mirror ZIP     | `ats_share_of_total`, table `ats_weekly` |
+//! | `short_interest` | a settlement | Query API `consolidatedShortInterest`, CDN `shrt*.csv` | table `short_interest` (joined by exports) |
 //!
 //! Adding a dataset: its module here (a unit struct implementing [`Dataset`] and a `const INFO:
 //! DatasetInfo`), its migration under `migrations/`, and one line in [`REGISTRY`]; a dataset
@@ -17,6 +18,7 @@
 
 pub(crate) mod otc_weekly;
 pub(crate) mod regsho;
+pub mod short_interest;
 pub(crate) mod starts;
 
 use async_trait::async_trait;
@@ -72,7 +74,7 @@ pub(crate) trait Dataset: Send + Sync {
 }
 
 /// Every dataset offx reads, in the order sessions load them.
-pub const REGISTRY: &[DatasetInfo] = &[regsho::INFO, otc_weekly::INFO];
+pub const REGISTRY: &[DatasetInfo] = &[regsho::INFO, otc_weekly::INFO, short_interest::INFO];
 
 /// A `const` date (the `expect` of a `const fn` context).
 pub(crate) const fn date(y: i32, m: u32, d: u32) -> NaiveDate {

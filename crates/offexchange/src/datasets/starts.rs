@@ -37,6 +37,11 @@ pub const ATS_WEEKLY_START: NaiveDate = date(2014, 5, 12);
 /// First week of non-ATS OTC volume: Regulatory Notice 15-48 ("data as of April 4, 2016").
 pub const OTC_WEEKLY_START: NaiveDate = date(2016, 4, 4);
 
+/// First settlement of FINRA's short interest files on its CDN (`shrt20171229.csv`, as a public
+/// client that downloads them all reports: earlier dates answer 403). Until mid-2021 they hold
+/// OTC securities only; consolidated (exchange-listed too) from the settlement of 2021-06-15.
+pub const SHORT_INTEREST_START: NaiveDate = date(2017, 12, 29);
+
 /// Every first date offx relies on, in one place (shown by `offx datasets` and in the README).
 pub const STARTS: &[DatasetStart] = &[
     DatasetStart {
@@ -72,6 +77,13 @@ pub const STARTS: &[DatasetStart] = &[
         first: OTC_WEEKLY_START,
         source: "FINRA Regulatory Notice 15-48: \"Beginning on Monday, April 25, 2016, data as \
                  of April 4, 2016, will be available\"",
+    },
+    DatasetStart {
+        dataset: "short_interest",
+        part: "settlements (OTC only until 2021-06-15, then consolidated)",
+        first: SHORT_INTEREST_START,
+        source: "the earliest shrtYYYYMMDD.csv on cdn.finra.org, as reported by a public \
+                 client that mirrors them (\"Pre-2018 dates return 403\")",
     },
 ];
 

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
 use super::session::{assemble, sources_of, Stamped};
+use super::short_interest::SettlementCounts;
 use crate::calendar;
 use crate::datasets::otc_weekly::{self, AtsLoad};
 use crate::engine::{Engine, EngineError};
@@ -84,6 +85,9 @@ pub struct BackfillSummary {
     pub files_missing: usize,
     /// Stopped by an interrupt after the last whole session.
     pub interrupted: bool,
+    /// The short interest settlements the range sees (after the sessions).
+    #[serde(default)]
+    pub short_interest: SettlementCounts,
     /// Wall time.
     #[serde(rename = "elapsed_seconds", with = "seconds")]
     pub elapsed: Duration,
@@ -128,6 +132,7 @@ impl BackfillSummary {
                 ),
             ));
         }
+        lines.push(self.short_interest.line());
         lines.push(SummaryLine::new(
             "interrupted",
             if self.interrupted {
@@ -302,6 +307,12 @@ impl Engine {
             if let Ok(mut weeks) = weeks.lock() {
                 weeks.retain(|week, _| *week >= monday);
             }
+        }
+        if !summary.interrupted {
+            let covered = self
+                .cover_short_interest(store, from, to, false, chrono::Utc::now())
+                .await;
+            summary.short_interest = SettlementCounts::of(covered);
         }
         summary.elapsed = started.elapsed();
         Ok(summary)

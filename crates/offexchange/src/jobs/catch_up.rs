@@ -25,6 +25,7 @@ use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::session::{assemble, sources_of, Stamped};
+use super::short_interest::SettlementCounts;
 use crate::calendar;
 use crate::datasets::otc_weekly::{self, AtsLoad, WeekEra};
 use crate::engine::{Engine, EngineError};
@@ -68,6 +69,10 @@ pub struct CatchUpSummary {
     pub rows_revised: usize,
     /// Rows recomputed and written (a symbol absent from the published week stays null).
     pub rows_written: usize,
+    /// The short interest settlements the window sees; those published in the last 35 days read
+    /// again for revisions.
+    #[serde(default)]
+    pub short_interest: SettlementCounts,
 }
 
 impl CatchUpSummary {
@@ -112,6 +117,7 @@ impl CatchUpSummary {
                 "weeks that will never have ATS shares (before FINRA's data)",
                 list(&self.weeks_never, 4),
             ),
+            self.short_interest.line(),
         ]
     }
 }
@@ -217,6 +223,10 @@ async fn catch_up(
             }
         }
     }
+    let covered = engine
+        .cover_short_interest(store, from, until, true, chrono::Utc::now())
+        .await;
+    summary.short_interest = SettlementCounts::of(covered);
     Ok(summary)
 }
 

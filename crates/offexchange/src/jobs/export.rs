@@ -8,6 +8,12 @@
 //! `daily_features`' (the latest), with the availability of their latest versions.
 //! Rows come ordered by (trade_date, symbol), one session at a time, so memory stays flat over any
 //! range.
+//!
+//! With short interest ([`ExportRequest::with_short_interest`]), each row also carries
+//! `short_interest`, `days_to_cover` and `short_interest_settlement_date`: the latest settlement
+//! FINRA had *published* by that trade date's close (with `as_of`, by the earlier of the two),
+//! never one published later, even if its settlement date is earlier. See
+//! [`super::short_interest`].
 
 use std::io::Write;
 use std::sync::Arc;
@@ -21,6 +27,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 use serde::Serialize;
 
+use super::short_interest::SettlementJoin;
 use crate::calendar;
 use crate::provenance::rfc3339_micros;
 use crate::store::{FeatureVersion, Part, Store, StoreError};
@@ -36,6 +43,19 @@ pub struct ExportRequest {
     pub symbols: Option<Vec<String>>,
     /// As knowable at this time; `None`: the latest values.
     pub as_of: Option<DateTime<Utc>>,
+    /// Adds the short interest each trade date saw ([`SHORT_INTEREST_COLUMNS`]).
+    pub with_short_interest: bool,
+}
+
+/// The short interest columns of an export row.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ShortInterestCells {
+    /// Open short position at the settlement, shares.
+    pub short_interest: Option<i64>,
+    /// Days to cover, as FINRA wrote it (999.99 is FINRA's cap, not a measurement).
+    pub days_to_cover: Option<f64>,
+    /// The settlement the values are of.
+    pub short_interest_settlement_date: Option<NaiveDate>,
 }
 
 /// One exported row.
@@ -57,6 +77,9 @@ pub struct ExportRow {
     /// When the ATS value became knowable.
     #[serde(serialize_with = "rfc3339")]
     pub ats_available_at: Option<DateTime<Utc>>,
+    /// With short interest: the settlement the day saw (`None` without).
+    #[serde(flatten)]
+    pub short_interest: Option<ShortInterestCells>,
 }
 
 /// The export's file formats.
@@ -122,6 +145,13 @@ pub const EXPORT_COLUMNS: [&str; 7] = [
     "ats_available_at",
 ];
 
+/// The columns [`ExportRequest::with_short_interest`] adds, in order.
+pub const SHORT_INTEREST_COLUMNS: [&str; 3] = [
+    "short_interest",
+    "days_to_cover",
+    "short_interest_settlement_date",
+];
+
 /// **The export job**: calls `on_session` with each session's rows (sorted by symbol), sessions in
 /// date order.
 pub async fn export(
@@ -131,9 +161,24 @@ pub async fn export(
 ) -> Result<ExportSummary, ExportError> {
     let started = Instant::now();
     let mut summary = ExportSummary::default();
+    let mut join = match request.with_short_interest {
+        true => Some(SettlementJoin::new(store, request.from, request.to).await?),
+        false => None,
+    };
     for date in calendar::sessions_between(request.from, request.to) {
         summary.sessions += 1;
-        let rows = session_rows(store, date, request).await?;
+        let mut rows = session_rows(store, date, request).await?;
+        if let Some(join) = join.as_mut() {
+            let seen = join.at(store, date, request.as_of).await?;
+            for row in &mut rows {
+                let found = seen.get(&row.symbol);
+                row.short_interest = Some(ShortInterestCells {
+                    short_interest: found.map(|r| r.current_short),
+                    days_to_cover: found.and_then(|r| r.days_to_cover),
+                    short_interest_settlement_date: found.map(|r| r.settlement_date),
+                });
+            }
+        }
         summary.rows += rows.len();
         on_session(rows)?;
     }
@@ -151,12 +196,12 @@ pub async fn export_to<W: Write + Send>(
     match format {
         ExportFormat::Csv => {
             let mut csv = csv::Writer::from_writer(out);
-            csv.write_record(EXPORT_COLUMNS)?;
+            csv.write_record(columns(request))?;
             let summary = export(store, request, |rows| {
                 for r in rows {
                     let number = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
                     let time = |t: Option<DateTime<Utc>>| t.map(rfc3339_micros).unwrap_or_default();
-                    csv.write_record([
+                    let mut record = vec![
                         r.symbol,
                         r.trade_date.to_string(),
                         number(r.short_vol_share),
@@ -164,7 +209,16 @@ pub async fn export_to<W: Write + Send>(
                         number(r.ats_share_of_total),
                         time(r.short_available_at),
                         time(r.ats_available_at),
-                    ])?;
+                    ];
+                    if let Some(si) = r.short_interest {
+                        let text = |v: Option<String>| v.unwrap_or_default();
+                        record.push(text(si.short_interest.map(|v| v.to_string())));
+                        record.push(number(si.days_to_cover));
+                        record.push(text(
+                            si.short_interest_settlement_date.map(|d| d.to_string()),
+                        ));
+                    }
+                    csv.write_record(record)?;
                 }
                 Ok(())
             })
@@ -194,12 +248,21 @@ pub async fn export_to<W: Write + Send>(
             Ok(summary)
         }
         ExportFormat::Parquet => {
-            let mut parquet = ParquetSink::new(out)?;
+            let mut parquet = ParquetSink::new(out, request.with_short_interest)?;
             let summary = export(store, request, |rows| parquet.push(rows)).await?;
             parquet.finish()?;
             Ok(summary)
         }
     }
+}
+
+/// The columns an export of `request` writes, in order.
+pub fn columns(request: &ExportRequest) -> Vec<&'static str> {
+    let mut out = EXPORT_COLUMNS.to_vec();
+    if request.with_short_interest {
+        out.extend(SHORT_INTEREST_COLUMNS);
+    }
+    out
 }
 
 /// One session's rows.
@@ -228,6 +291,7 @@ async fn session_rows(
                 ats_share_of_total: ats.and_then(|v| v.ats_share_of_total),
                 short_available_at: short.map(|v| v.available_at),
                 ats_available_at: ats.map(|v| v.available_at),
+                short_interest: None,
             })
             .collect(),
         None => {
@@ -249,6 +313,7 @@ async fn session_rows(
                         short_vol_share: r.short_vol_share,
                         short_exempt_share: r.short_exempt_share,
                         ats_share_of_total: r.ats_share_of_total,
+                        short_interest: None,
                     }
                 })
                 .collect()
@@ -309,9 +374,28 @@ message offexchange_export {
   OPTIONAL INT64 ats_available_at (TIMESTAMP(MICROS,true));
 }";
 
+/// [`PARQUET_SCHEMA`] with the short interest columns.
+const PARQUET_SCHEMA_SHORT_INTEREST: &str = "
+message offexchange_export {
+  REQUIRED BYTE_ARRAY symbol (UTF8);
+  REQUIRED INT32 trade_date (DATE);
+  OPTIONAL DOUBLE short_vol_share;
+  OPTIONAL DOUBLE short_exempt_share;
+  OPTIONAL DOUBLE ats_share_of_total;
+  OPTIONAL INT64 short_available_at (TIMESTAMP(MICROS,true));
+  OPTIONAL INT64 ats_available_at (TIMESTAMP(MICROS,true));
+  OPTIONAL INT64 short_interest;
+  OPTIONAL DOUBLE days_to_cover;
+  OPTIONAL INT32 short_interest_settlement_date (DATE);
+}";
+
 impl<W: Write + Send> ParquetSink<W> {
-    fn new(out: W) -> Result<Self, ExportError> {
-        let schema = Arc::new(parse_message_type(PARQUET_SCHEMA)?);
+    fn new(out: W, with_short_interest: bool) -> Result<Self, ExportError> {
+        let schema = Arc::new(parse_message_type(if with_short_interest {
+            PARQUET_SCHEMA_SHORT_INTEREST
+        } else {
+            PARQUET_SCHEMA
+        })?);
         let properties = Arc::new(
             WriterProperties::builder()
                 .set_compression(Compression::SNAPPY)
@@ -350,11 +434,7 @@ impl<W: Write + Send> ParquetSink<W> {
                         .write_batch(&values, None, None)?;
                 }
                 1 => {
-                    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-                    let values: Vec<i32> = rows
-                        .iter()
-                        .map(|r| i32::try_from((r.trade_date - epoch).num_days()).unwrap_or(0))
-                        .collect();
+                    let values: Vec<i32> = rows.iter().map(|r| days(r.trade_date)).collect();
                     column
                         .typed::<Int32Type>()
                         .write_batch(&values, None, None)?;
@@ -368,6 +448,30 @@ impl<W: Write + Send> ParquetSink<W> {
                     let (values, levels) = optional(&rows, cell);
                     column
                         .typed::<DoubleType>()
+                        .write_batch(&values, Some(&levels), None)?;
+                }
+                7 => {
+                    let si = |r: &ExportRow| r.short_interest.as_ref()?.short_interest;
+                    let (values, levels) = optional(&rows, si);
+                    column
+                        .typed::<Int64Type>()
+                        .write_batch(&values, Some(&levels), None)?;
+                }
+                8 => {
+                    let dtc = |r: &ExportRow| r.short_interest.as_ref()?.days_to_cover;
+                    let (values, levels) = optional(&rows, dtc);
+                    column
+                        .typed::<DoubleType>()
+                        .write_batch(&values, Some(&levels), None)?;
+                }
+                9 => {
+                    let settled = |r: &ExportRow| {
+                        let si = r.short_interest.as_ref()?;
+                        si.short_interest_settlement_date.map(days)
+                    };
+                    let (values, levels) = optional(&rows, settled);
+                    column
+                        .typed::<Int32Type>()
                         .write_batch(&values, Some(&levels), None)?;
                 }
                 _ => {
@@ -399,6 +503,12 @@ impl<W: Write + Send> ParquetSink<W> {
         out.flush()?;
         Ok(())
     }
+}
+
+/// A date as Parquet's `DATE`: days since 1970-01-01.
+fn days(date: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    i32::try_from((date - epoch).num_days()).unwrap_or(0)
 }
 
 /// The present values of an optional column and its definition levels (1 present, 0 null).

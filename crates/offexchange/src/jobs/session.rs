@@ -105,7 +105,7 @@ impl Engine {
         let stored_symbols = self.discover(trade_date, symbols, store).await?;
         let mut report = self.session_report(trade_date, symbols.map(<[String]>::len));
         let inputs = self.load(trade_date, &mut report).await?;
-        let session = self.compute(
+        let mut session = self.compute(
             trade_date,
             &inputs.regsho,
             &inputs.ats,
@@ -114,7 +114,12 @@ impl Engine {
             report,
         );
         let stored = match store {
-            Some(store) => Some(self.persist(store, &session).await?),
+            Some(store) => {
+                let stored = self.persist(store, &session).await?;
+                self.record_due_short_interest(trade_date, store, &mut session.report)
+                    .await;
+                Some(stored)
+            }
             None => None,
         };
         Ok(SessionOutcome::Computed {

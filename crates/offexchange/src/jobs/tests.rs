@@ -326,6 +326,28 @@ impl Store for Failing {
         self.inner.read_ats_weekly(week_start).await
     }
 
+    async fn commit_short_interest(
+        &self,
+        settlement_date: NaiveDate,
+        version: &crate::store::SourceVersion,
+        rows: &[crate::store::ShortInterestRow],
+    ) -> Result<usize, StoreError> {
+        self.inner
+            .commit_short_interest(settlement_date, version, rows)
+            .await
+    }
+
+    async fn read_short_interest(
+        &self,
+        settlement_date: NaiveDate,
+        sha256: &str,
+        symbols: Option<&[String]>,
+    ) -> Result<Vec<crate::store::ShortInterestRow>, StoreError> {
+        self.inner
+            .read_short_interest(settlement_date, sha256, symbols)
+            .await
+    }
+
     async fn ledger(&self, sources: &[(String, String)]) -> Result<Vec<LedgerRow>, StoreError> {
         self.inner.ledger(sources).await
     }
@@ -453,6 +475,7 @@ async fn exports_as_of_a_time_show_only_what_was_published_by_then() {
             to: date,
             symbols: Some(vec!["AAA".into(), "OTCX".into()]),
             as_of: at.map(|t| t.parse().expect("time")),
+            with_short_interest: false,
         };
         let store = &store;
         async move {

@@ -3,10 +3,12 @@
 //! - [`regsho`]: the daily short sale volume text files.
 //! - [`ats`]: the weekly OTC Transparency (ATS / non-ATS) summary, from a ZIP'd delimited file.
 //! - [`ats_json`]: the same rows as FINRA's Query API answers them (JSON pages).
+//! - [`short_interest`]: consolidated short interest, the CDN file and the API's JSON pages.
 
 pub mod ats;
 pub mod ats_json;
 pub mod regsho;
+pub mod short_interest;
 
 /// Why a file could not be used at all (line-level problems are data-quality findings instead).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -9,8 +9,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
     check_ats_rows, check_rows, merged, versions_of, AtsWeeklyRow, Discovery, FeatureVersion,
-    LedgerRow, Part, SessionCommit, Store, StoreError, StoredRow, UpsertSummary, WeekWrite,
+    LedgerRow, Part, SessionCommit, ShortInterestRow, SourceVersion, Store, StoreError, StoredRow,
+    UpsertSummary, WeekWrite,
 };
+use crate::store::short_interest::check_short_interest;
 
 type Rows = BTreeMap<(NaiveDate, String), StoredRow>;
 type AtsRows = BTreeMap<(NaiveDate, String), AtsWeeklyRow>;
@@ -18,6 +20,8 @@ type AtsRows = BTreeMap<(NaiveDate, String), AtsWeeklyRow>;
 type Versions = BTreeMap<(NaiveDate, String, Part, DateTime<Utc>), FeatureVersion>;
 /// `finra_files` by (dataset, name, sha256).
 type Ledger = BTreeMap<(String, String, String), LedgerRow>;
+/// `short_interest` by (settlement_date, sha256, symbol).
+type ShortInterest = BTreeMap<(NaiveDate, String, String), ShortInterestRow>;
 
 /// Everything in memory, gone when the process ends (Python's default with nothing configured).
 #[derive(Debug, Default)]
@@ -27,6 +31,8 @@ pub struct MemoryStore {
     ats_weekly: Mutex<AtsRows>,
     /// `feature_versions` and the `finra_files` ledger.
     history: Mutex<(Versions, Ledger)>,
+    /// `short_interest`.
+    short_interest: Mutex<ShortInterest>,
 }
 
 impl MemoryStore {
@@ -52,6 +58,23 @@ impl MemoryStore {
             .lock()
             .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))
     }
+}
+
+/// Adds a ledger row, or marks a known one seen again.
+fn record_source(ledger: &mut Ledger, source: &SourceVersion, now: DateTime<Utc>) {
+    let key = (
+        source.dataset.clone(),
+        source.name.clone(),
+        source.sha256.clone(),
+    );
+    ledger
+        .entry(key)
+        .and_modify(|row| row.last_seen_at = now)
+        .or_insert_with(|| LedgerRow {
+            version: source.clone(),
+            first_seen_at: now,
+            last_seen_at: now,
+        });
 }
 
 #[async_trait]
@@ -126,19 +149,7 @@ impl Store for MemoryStore {
             let (versions, ledger) = &mut *history;
             let now = Utc::now();
             for source in provenance.sources {
-                let key = (
-                    source.dataset.clone(),
-                    source.name.clone(),
-                    source.sha256.clone(),
-                );
-                ledger
-                    .entry(key)
-                    .and_modify(|row| row.last_seen_at = now)
-                    .or_insert_with(|| LedgerRow {
-                        version: source.clone(),
-                        first_seen_at: now,
-                        last_seen_at: now,
-                    });
+                record_source(ledger, source, now);
             }
             for v in versions_of(trade_date, rows, provenance) {
                 let key = (v.trade_date, v.symbol.clone(), v.part, v.available_at);
@@ -180,6 +191,49 @@ impl Store for MemoryStore {
             stored.insert((week_start, row.symbol.clone()), row.clone());
         }
         Ok(rows.len())
+    }
+
+    async fn commit_short_interest(
+        &self,
+        settlement_date: NaiveDate,
+        version: &SourceVersion,
+        rows: &[ShortInterestRow],
+    ) -> Result<usize, StoreError> {
+        check_short_interest("memory:", settlement_date, version, rows)?;
+        let mut history = self.lock_history()?;
+        let mut table = self
+            .short_interest
+            .lock()
+            .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))?;
+        record_source(&mut history.1, version, Utc::now());
+        let mut written = 0;
+        for r in rows {
+            let key = (settlement_date, r.sha256.clone(), r.symbol.clone());
+            if let std::collections::btree_map::Entry::Vacant(e) = table.entry(key) {
+                e.insert(r.clone());
+                written += 1;
+            }
+        }
+        Ok(written)
+    }
+
+    async fn read_short_interest(
+        &self,
+        settlement_date: NaiveDate,
+        sha256: &str,
+        symbols: Option<&[String]>,
+    ) -> Result<Vec<ShortInterestRow>, StoreError> {
+        let table = self
+            .short_interest
+            .lock()
+            .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))?;
+        let start = (settlement_date, sha256.to_string(), String::new());
+        Ok(table
+            .range(start..)
+            .take_while(|((d, s, _), _)| *d == settlement_date && s == sha256)
+            .filter(|((_, _, symbol), _)| symbols.is_none_or(|l| l.contains(symbol)))
+            .map(|(_, r)| r.clone())
+            .collect())
     }
 
     async fn ledger(&self, sources: &[(String, String)]) -> Result<Vec<LedgerRow>, StoreError> {

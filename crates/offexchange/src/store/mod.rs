@@ -40,6 +40,7 @@ mod history;
 mod memory;
 mod postgres;
 mod redact;
+pub(crate) mod short_interest;
 mod sqlite;
 mod supabase;
 
@@ -60,6 +61,7 @@ pub use history::{FeatureVersion, Part, Provenance};
 pub use memory::MemoryStore;
 pub use postgres::{PostgresStore, MIGRATIONS};
 pub use redact::redact_url;
+pub use short_interest::{SettlementVersion, ShortInterestRow};
 pub use sqlite::SqliteStore;
 pub use supabase::{
     ApiKey, PostgrestError, SupabaseCredentials, SupabaseSettings, SupabaseStore, KEY_VARS,
@@ -259,8 +261,8 @@ pub trait Store: Send + Sync {
     /// A description safe to log (no passwords or keys).
     fn describe(&self) -> String;
 
-    /// Creates `daily_features`, `ats_weekly`, `finra_files` and `feature_versions` if they do not
-    /// exist (idempotent; over Supabase REST, checks they are there).
+    /// Creates `daily_features`, `ats_weekly`, `finra_files`, `feature_versions` and
+    /// `short_interest` if they do not exist (idempotent; over Supabase REST, checks they are there).
     async fn init(&self) -> Result<(), StoreError>;
 
     /// The stored symbols of `trade_date`, sorted.
@@ -326,6 +328,59 @@ pub trait Store: Send + Sync {
     /// The stored `ats_weekly` rows of `week_start`, sorted by symbol (byte order).
     async fn read_ats_weekly(&self, week_start: NaiveDate)
         -> Result<Vec<AtsWeeklyRow>, StoreError>;
+
+    /// Writes one version of a settlement into `short_interest`, with its `finra_files` ledger
+    /// row, in one transaction (over Supabase REST: the ledger row, then the rows). Rows of a
+    /// version already stored are left as they are; another version is stored beside it, never
+    /// over it. Refuses, writing nothing, rows of another settlement or version, or a symbol
+    /// twice. Returns the rows written.
+    async fn commit_short_interest(
+        &self,
+        settlement_date: NaiveDate,
+        version: &SourceVersion,
+        rows: &[ShortInterestRow],
+    ) -> Result<usize, StoreError>;
+
+    /// The stored versions of the settlements from `from` to `to`: the ledger's rows of dataset
+    /// `short_interest`, sorted by (settlement date, publication time).
+    async fn short_interest_versions(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<SettlementVersion>, StoreError> {
+        let settlements = crate::datasets::short_interest::settlement_dates(from, to);
+        let mut keys = Vec::with_capacity(settlements.len() * 2);
+        for s in &settlements {
+            for name in short_interest::ledger_names(*s) {
+                keys.push((crate::datasets::short_interest::INFO.name.to_string(), name));
+            }
+        }
+        let ledger = self.ledger(&keys).await?;
+        let mut out: Vec<SettlementVersion> = ledger
+            .into_iter()
+            .filter_map(|row| {
+                let settlement = settlements
+                    .iter()
+                    .copied()
+                    .find(|s| short_interest::ledger_names(*s).contains(&row.version.name))?;
+                Some(SettlementVersion {
+                    settlement_date: settlement,
+                    version: row.version,
+                })
+            })
+            .collect();
+        out.sort_by_key(|v| (v.settlement_date, v.version.published_at));
+        Ok(out)
+    }
+
+    /// The rows of one settlement version (`sha256`), only `symbols` when given, sorted by
+    /// symbol (byte order).
+    async fn read_short_interest(
+        &self,
+        settlement_date: NaiveDate,
+        sha256: &str,
+        symbols: Option<&[String]>,
+    ) -> Result<Vec<ShortInterestRow>, StoreError>;
 
     /// For each of `weeks` that has `ats_weekly` rows: the latest stored `last_update_date`
     /// (`None` when every row's is null). Weeks without rows are absent from the map. The default

@@ -1,5 +1,7 @@
 //! Embedded SQLite store (`sqlite:PATH`): persistence on a machine with nothing configured.
 
+mod short_interest;
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -11,8 +13,8 @@ use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::{
     check_ats_rows, check_rows, versions_of, AtsWeeklyRow, Discovery, FeatureVersion, LedgerRow,
-    Part, SessionCommit, SourceVersion, Store, StoreError, StoreErrorKind, StoredRow,
-    UpsertSummary, WeekWrite,
+    Part, SessionCommit, ShortInterestRow, SourceVersion, Store, StoreError, StoreErrorKind,
+    StoredRow, UpsertSummary, WeekWrite,
 };
 use crate::features::FeatureRow;
 use crate::parse::ats::Carrier;
@@ -230,7 +232,11 @@ impl Store for SqliteStore {
     }
 
     async fn init(&self) -> Result<(), StoreError> {
-        self.with_conn(|c| c.execute_batch(SCHEMA)).await
+        self.with_conn(|c| {
+            c.execute_batch(SCHEMA)?;
+            c.execute_batch(short_interest::SCHEMA)
+        })
+        .await
     }
 
     async fn discover_symbols(
@@ -367,6 +373,26 @@ impl Store for SqliteStore {
             Ok(rows.len())
         })
         .await
+    }
+
+    async fn commit_short_interest(
+        &self,
+        settlement_date: NaiveDate,
+        version: &SourceVersion,
+        rows: &[ShortInterestRow],
+    ) -> Result<usize, StoreError> {
+        self.write_short_interest(settlement_date, version, rows)
+            .await
+    }
+
+    async fn read_short_interest(
+        &self,
+        settlement_date: NaiveDate,
+        sha256: &str,
+        symbols: Option<&[String]>,
+    ) -> Result<Vec<ShortInterestRow>, StoreError> {
+        self.short_interest_rows(settlement_date, sha256, symbols)
+            .await
     }
 
     async fn ledger(&self, sources: &[(String, String)]) -> Result<Vec<LedgerRow>, StoreError> {

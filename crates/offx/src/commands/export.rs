@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::{bail, Context, Result};
 use offexchange::{export_to, ExportFormat, ExportRequest};
 
-use crate::cli::{ExportArgs, ExportFormatArg};
+use crate::cli::{ExportArgs, ExportExtra, ExportFormatArg};
 use crate::commands::open_store;
 
 pub async fn run(args: ExportArgs) -> Result<()> {
@@ -34,6 +34,7 @@ pub async fn run(args: ExportArgs) -> Result<()> {
         to: args.to,
         symbols: args.symbols,
         as_of: args.as_of,
+        with_short_interest: args.with.contains(&ExportExtra::ShortInterest),
     };
     let summary = match &args.out {
         Some(path) => {

@@ -8,6 +8,7 @@ mod datasets;
 mod db;
 mod enrich;
 mod export;
+mod short_interest;
 
 use std::collections::BTreeMap;
 
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Backfill(args) => backfill::run(&settings, args).await,
         Command::CatchUp(args) => catch_up::run(&settings, &cli.global, args).await,
         Command::Export(args) => export::run(args).await,
+        Command::ShortInterest(args) => short_interest::run(args).await,
         Command::Coverage(args) => coverage::run(&settings, args).await,
         Command::Datasets => datasets::run(),
         Command::Cache { action } => cache::run(action),

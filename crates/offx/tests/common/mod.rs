@@ -4,7 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
 use rusqlite::Connection;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Runs `offx` with a clean configuration: only the given variables, in an empty directory (so no
 /// stray `.env` or store settings of the developer's leak in).
@@ -159,4 +164,58 @@ pub fn api_rows_from_zip(zip_path: &Path) -> Vec<offx_testkit::ApiRow> {
                 .with("lastUpdateDate", &format!("\"{}\"", f[updated]))
         })
         .collect()
+}
+
+pub const ACCESS_DENIED: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
+
+/// A CDN stand-in whose files can be (re-)posted, each with its `Last-Modified`.
+pub struct Cdn {
+    server: MockServer,
+    files: Mutex<BTreeMap<String, (Vec<u8>, String)>>,
+}
+
+impl Cdn {
+    pub async fn start() -> Cdn {
+        let cdn = Cdn {
+            server: MockServer::start().await,
+            files: Mutex::new(BTreeMap::new()),
+        };
+        cdn.mount().await;
+        cdn
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("{}/equity", self.server.uri())
+    }
+
+    pub async fn post(&self, relative: &str, body: Vec<u8>, last_modified: &str) {
+        self.files.lock().expect("files").insert(
+            format!("/equity/{relative}"),
+            (body, last_modified.to_string()),
+        );
+        self.mount().await;
+    }
+
+    /// Every posted file, and S3's 403 AccessDenied for anything else (FINRA's "not published").
+    pub async fn mount(&self) {
+        self.server.reset().await;
+        let files = self.files.lock().expect("files").clone();
+        for (at, (body, last_modified)) in files {
+            Mock::given(method("GET"))
+                .and(path(at))
+                .respond_with(
+                    ResponseTemplate::new(200)
+                        .set_body_bytes(body)
+                        .insert_header("Last-Modified", last_modified.as_str()),
+                )
+                .with_priority(1)
+                .mount(&self.server)
+                .await;
+        }
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(403).set_body_raw(ACCESS_DENIED, "application/xml"))
+            .with_priority(10)
+            .mount(&self.server)
+            .await;
+    }
 }

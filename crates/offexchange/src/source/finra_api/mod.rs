@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
+use reqwest::header::ACCEPT;
 use reqwest::StatusCode;
 use tokio::sync::OnceCell;
 use url::Url;
@@ -43,15 +43,18 @@ use super::http::{Answer, Verdict};
 use super::{Fetched, FinraHttpError, HttpClient, SourceError};
 use crate::net::excerpt;
 use crate::parse::ats::AtsRecord;
-use crate::parse::ats_json::{self, Partitions, Pinned};
-use crate::parse::ParseError;
+use crate::parse::ats_json::{self, Partitions};
 use crate::source::cache::RawCache;
 use crate::store::redact_url;
 
 mod auth;
+mod paging;
 mod query;
+mod short_interest;
 
 pub use auth::TokenSource;
+use paging::PagedQuery;
+pub use short_interest::{short_interest_body, SHORT_INTEREST_FIELDS, SHORT_INTEREST_PATH};
 
 pub use query::{
     ApiDataset, CompareFilter, DateRangeFilter, DomainFilter, WeeklySummaryQuery, FIELDS,
@@ -104,18 +107,6 @@ impl ApiWeek {
         self.dataset == ApiDataset::Historic
             && self.tiers.iter().all(|(_, rows)| *rows == TierRows::NoRows)
     }
-}
-
-/// One page, as judged.
-enum Page {
-    /// 204: no rows.
-    Empty,
-    Rows {
-        total: u64,
-        records: Vec<AtsRecord>,
-        /// Rows on the page (more than `records` when some were filtered locally).
-        rows: u64,
-    },
 }
 
 /// The Query API client for the OTC Transparency weekly summary. Cheap to clone: clones share
@@ -432,92 +423,23 @@ impl FinraApi {
         let url = self.dataset_url(query.dataset);
         let pinned = query.pinned();
         let name = query.describe();
-        let mut records: Vec<AtsRecord> = Vec::new();
-        let mut expected_total: Option<u64> = None;
-        let mut pages = 0u32;
-        // Rows read, including those filtered locally: the next page's offset.
-        let mut seen = 0u64;
-        loop {
-            let offset = seen;
-            let body = query.body(offset);
-            let page_name = format!("{name} (offset {offset})");
-            let context = PageContext {
-                url: &url,
-                body: &body,
-                name: &page_name,
-                pinned: &pinned,
-                offset,
-                limit: query.limit,
-            };
-            pages += 1;
-            let page = self.post_page(&context).await?;
-            let (total, page_records) = match (page, expected_total) {
-                (Page::Empty, None) => return Ok(Fetched::NotPublished),
-                (Page::Empty, Some(total)) => {
-                    return Err(context.broken(format!(
-                        "FINRA answered 204 (no rows) at offset {offset} of {total} rows"
-                    )))
-                }
-                (
-                    Page::Rows {
-                        total,
-                        records,
-                        rows,
-                    },
-                    _,
-                ) => {
-                    seen += rows;
-                    (total, records)
-                }
-            };
-            if let Some(before) = expected_total.filter(|t| *t != total) {
-                return Err(context.broken(format!(
-                    "Record-Total moved from {before} to {total} between pages (FINRA revised \
-                     the data while it was read); run again"
-                )));
+        let body = |offset: u64| query.body(offset);
+        let parse = |page: &str, bytes: &[u8], offset: u64| {
+            ats_json::parse_page_counted(page, bytes, &pinned, offset)
+        };
+        let paged = PagedQuery {
+            url: &url,
+            name: &name,
+            limit: query.limit,
+            body: &body,
+            parse: &parse,
+        };
+        Ok(match self.read_pages(&paged).await? {
+            Fetched::NotPublished => Fetched::NotPublished,
+            Fetched::Published((records, pages)) => {
+                Fetched::Published(QueryRows { records, pages })
             }
-            expected_total = Some(total);
-            records.extend(page_records);
-            if seen >= total {
-                break;
-            }
-        }
-        Ok(Fetched::Published(QueryRows { records, pages }))
-    }
-
-    async fn post_page(&self, page: &PageContext<'_>) -> Result<Page, SourceError> {
-        let url = page.url;
-        let mut attempt = 0;
-        let authed = self.auth.is_some();
-        self.send(
-            "POST",
-            url,
-            |c| {
-                c.post(url.clone())
-                    .header(ACCEPT, "application/json")
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(page.body.to_string())
-            },
-            |answer| {
-                attempt += 1;
-                match answer.status {
-                    StatusCode::NO_CONTENT => Verdict::Done(Page::Empty),
-                    StatusCode::OK => match page.read(&answer) {
-                        Ok(rows) => Verdict::Done(rows),
-                        Err(error) => Verdict::Fail(page.error(error, attempt)),
-                    },
-                    _ => Verdict::Fail(refusal(
-                        "POST",
-                        url,
-                        &answer,
-                        attempt,
-                        Some(page.body),
-                        authed,
-                    )),
-                }
-            },
-        )
-        .await
+        })
     }
 }
 
@@ -530,89 +452,9 @@ fn tier_rows(records: Vec<AtsRecord>) -> TierRows {
     }
 }
 
-/// One page request, for judging its answer and naming it in errors.
-struct PageContext<'a> {
-    url: &'a Url,
-    body: &'a str,
-    name: &'a str,
-    pinned: &'a Pinned,
-    offset: u64,
-    limit: u64,
-}
-
-impl PageContext<'_> {
-    /// Checks the paging headers and the row count, then parses the rows.
-    fn read(&self, answer: &Answer) -> Result<Page, ParseError> {
-        let fail = |reason: String| ParseError::Json {
-            file: self.name.to_string(),
-            reason,
-        };
-        let total = number_header(&answer.headers, "record-total")
-            .map_err(&fail)?
-            .ok_or_else(|| fail("the answer has no Record-Total header".into()))?;
-        if let Some(offset) = number_header(&answer.headers, "record-offset").map_err(&fail)? {
-            if offset != self.offset {
-                return Err(fail(format!(
-                    "Record-Offset {offset} is not the offset asked for ({})",
-                    self.offset
-                )));
-            }
-        }
-        let max = number_header(&answer.headers, "record-max-limit")
-            .map_err(&fail)?
-            .unwrap_or(self.limit);
-        let expected = total
-            .saturating_sub(self.offset)
-            .min(self.limit)
-            .min(max.max(1));
-        let (records, rows) =
-            ats_json::parse_page_counted(self.name, &answer.body, self.pinned, self.offset)?;
-        if rows != expected {
-            return Err(fail(format!(
-                "the page holds {rows} rows but Record-Total {total} promises {expected} from offset {}",
-                self.offset
-            )));
-        }
-        Ok(Page::Rows {
-            total,
-            records,
-            rows,
-        })
-    }
-
-    fn error(&self, error: ParseError, attempts: u32) -> SourceError {
-        SourceError::Parse {
-            location: format!("POST {} {}", redact_url(self.url.as_str()), self.body),
-            attempts,
-            error,
-        }
-    }
-
-    fn broken(&self, reason: String) -> SourceError {
-        self.error(
-            ParseError::Json {
-                file: self.name.to_string(),
-                reason,
-            },
-            1,
-        )
-    }
-}
-
-/// A header holding a whole number: `None` when absent.
-fn number_header(headers: &HeaderMap, name: &str) -> Result<Option<u64>, String> {
-    let Some(value) = headers.get(name) else {
-        return Ok(None);
-    };
-    let text = value.to_str().unwrap_or_default().trim();
-    text.parse()
-        .map(Some)
-        .map_err(|_| format!("header {name}: {text:?} is not a whole number"))
-}
-
 /// A 4xx (or any answer that is not 200/204): FINRA's `message` when the body carries one. Not
 /// retried: the same request gets the same refusal.
-fn refusal(
+pub(super) fn refusal(
     method: &'static str,
     url: &Url,
     answer: &Answer,
@@ -687,15 +529,5 @@ mod tests {
         assert_eq!(p.summary_type, None);
         assert_eq!(p.summary_types, SUMMARY_TYPES.map(String::from));
         assert_eq!(q.describe(), "weeklySummary 2024-04-01 OTCE");
-    }
-
-    #[test]
-    fn number_headers() {
-        let mut h = HeaderMap::new();
-        assert_eq!(number_header(&h, "record-total"), Ok(None));
-        h.insert("record-total", "12001".parse().unwrap());
-        assert_eq!(number_header(&h, "record-total"), Ok(Some(12001)));
-        h.insert("record-total", "262|1".parse().unwrap());
-        assert!(number_header(&h, "record-total").is_err());
     }
 }

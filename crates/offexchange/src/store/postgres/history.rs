@@ -38,7 +38,35 @@ pub(super) async fn write_provenance(
     rows: &[FeatureRow],
     provenance: &Provenance<'_>,
 ) -> Result<(), tokio_postgres::Error> {
-    let s = provenance.sources;
+    write_ledger(tx, provenance.sources).await?;
+    let versions = versions_of(trade_date, rows, provenance);
+    let symbols: Vec<&str> = versions.iter().map(|v| v.symbol.as_str()).collect();
+    let parts: Vec<&str> = versions.iter().map(|v| v.part.as_str()).collect();
+    let at: Vec<DateTime<Utc>> = versions.iter().map(|v| v.available_at).collect();
+    let short: Vec<Option<f64>> = versions.iter().map(|v| v.short_vol_share).collect();
+    let exempt: Vec<Option<f64>> = versions.iter().map(|v| v.short_exempt_share).collect();
+    let ats: Vec<Option<f64>> = versions.iter().map(|v| v.ats_share_of_total).collect();
+    tx.query_typed(
+        INSERT_VERSIONS,
+        &[
+            (&trade_date, Type::DATE),
+            (&symbols, Type::TEXT_ARRAY),
+            (&parts, Type::TEXT_ARRAY),
+            (&at, Type::TIMESTAMPTZ_ARRAY),
+            (&short, Type::FLOAT8_ARRAY),
+            (&exempt, Type::FLOAT8_ARRAY),
+            (&ats, Type::FLOAT8_ARRAY),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records ledger rows (a known version is marked seen again) inside the caller's transaction.
+pub(super) async fn write_ledger(
+    tx: &tokio_postgres::Transaction<'_>,
+    s: &[SourceVersion],
+) -> Result<(), tokio_postgres::Error> {
     let text = |f: fn(&SourceVersion) -> String| -> Vec<String> { s.iter().map(f).collect() };
     let count = |f: fn(&SourceVersion) -> u64| -> Vec<i64> {
         s.iter()
@@ -61,26 +89,6 @@ pub(super) async fn write_provenance(
             (&counts, Type::INT8_ARRAY),
             (&published, Type::TIMESTAMPTZ_ARRAY),
             (&froms, Type::TEXT_ARRAY),
-        ],
-    )
-    .await?;
-    let versions = versions_of(trade_date, rows, provenance);
-    let symbols: Vec<&str> = versions.iter().map(|v| v.symbol.as_str()).collect();
-    let parts: Vec<&str> = versions.iter().map(|v| v.part.as_str()).collect();
-    let at: Vec<DateTime<Utc>> = versions.iter().map(|v| v.available_at).collect();
-    let short: Vec<Option<f64>> = versions.iter().map(|v| v.short_vol_share).collect();
-    let exempt: Vec<Option<f64>> = versions.iter().map(|v| v.short_exempt_share).collect();
-    let ats: Vec<Option<f64>> = versions.iter().map(|v| v.ats_share_of_total).collect();
-    tx.query_typed(
-        INSERT_VERSIONS,
-        &[
-            (&trade_date, Type::DATE),
-            (&symbols, Type::TEXT_ARRAY),
-            (&parts, Type::TEXT_ARRAY),
-            (&at, Type::TIMESTAMPTZ_ARRAY),
-            (&short, Type::FLOAT8_ARRAY),
-            (&exempt, Type::FLOAT8_ARRAY),
-            (&ats, Type::FLOAT8_ARRAY),
         ],
     )
     .await?;

@@ -16,6 +16,7 @@
 
 mod connect;
 mod history;
+mod short_interest;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,7 +34,8 @@ use self::connect::Target;
 use self::history::write_provenance;
 use super::{
     check_ats_rows, check_rows, redact_url, AtsWeeklyRow, Discovery, FeatureVersion, LedgerRow,
-    SessionCommit, Store, StoreError, StoreErrorKind, StoredRow, UpsertSummary, WeekWrite,
+    SessionCommit, ShortInterestRow, SourceVersion, Store, StoreError, StoreErrorKind, StoredRow,
+    UpsertSummary, WeekWrite,
 };
 use crate::parse::ats::Carrier;
 use crate::volume::Volume;
@@ -56,6 +58,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "004_upsert_function",
         include_str!("../../../../../migrations/004_upsert_function.sql"),
+    ),
+    (
+        "005_short_interest",
+        include_str!("../../../../../migrations/005_short_interest.sql"),
     ),
 ];
 
@@ -583,6 +589,26 @@ impl Store for PostgresStore {
 
     async fn ledger(&self, sources: &[(String, String)]) -> Result<Vec<LedgerRow>, StoreError> {
         self.read_ledger(sources).await
+    }
+
+    async fn commit_short_interest(
+        &self,
+        settlement_date: NaiveDate,
+        version: &SourceVersion,
+        rows: &[ShortInterestRow],
+    ) -> Result<usize, StoreError> {
+        self.write_short_interest(settlement_date, version, rows)
+            .await
+    }
+
+    async fn read_short_interest(
+        &self,
+        settlement_date: NaiveDate,
+        sha256: &str,
+        symbols: Option<&[String]>,
+    ) -> Result<Vec<ShortInterestRow>, StoreError> {
+        self.short_interest_rows(settlement_date, sha256, symbols)
+            .await
     }
 
     async fn feature_versions(

@@ -60,31 +60,7 @@ impl SupabaseStore {
         rows: &[FeatureRow],
         provenance: &Provenance<'_>,
     ) -> Result<(), StoreError> {
-        let now = Utc::now();
-        let files: Vec<FileWire> = provenance
-            .sources
-            .iter()
-            .map(|s| FileWire {
-                dataset: s.dataset.clone(),
-                name: s.name.clone(),
-                sha256: s.sha256.clone(),
-                url: s.url.clone(),
-                bytes: i64::try_from(s.bytes).unwrap_or(i64::MAX),
-                rows: i64::try_from(s.rows).unwrap_or(i64::MAX),
-                published_at: s.published_at,
-                published_from: s.published_from.as_str().to_string(),
-                first_seen_at: None,
-                last_seen_at: now,
-            })
-            .collect();
-        self.send(
-            &self.files_rest,
-            "dataset,name,sha256",
-            FILES_COLUMNS,
-            &files,
-            "finra_files",
-        )
-        .await?;
+        self.send_ledger(provenance.sources).await?;
         let versions: Vec<VersionWire> = versions_of(trade_date, rows, provenance)
             .into_iter()
             .map(|v| VersionWire {
@@ -107,7 +83,35 @@ impl SupabaseStore {
         .await
     }
 
-    async fn send<T: Serialize>(
+    /// Sends ledger rows (a known version only refreshes `last_seen_at`).
+    pub(super) async fn send_ledger(&self, sources: &[SourceVersion]) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let files: Vec<FileWire> = sources
+            .iter()
+            .map(|s| FileWire {
+                dataset: s.dataset.clone(),
+                name: s.name.clone(),
+                sha256: s.sha256.clone(),
+                url: s.url.clone(),
+                bytes: i64::try_from(s.bytes).unwrap_or(i64::MAX),
+                rows: i64::try_from(s.rows).unwrap_or(i64::MAX),
+                published_at: s.published_at,
+                published_from: s.published_from.as_str().to_string(),
+                first_seen_at: None,
+                last_seen_at: now,
+            })
+            .collect();
+        self.send(
+            &self.files_rest,
+            "dataset,name,sha256",
+            FILES_COLUMNS,
+            &files,
+            "finra_files",
+        )
+        .await
+    }
+
+    pub(super) async fn send<T: Serialize>(
         &self,
         rest: &super::Rest,
         key: &str,

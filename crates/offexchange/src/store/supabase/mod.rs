@@ -33,6 +33,7 @@ mod errors;
 mod history;
 mod rest;
 mod settings;
+mod short_interest;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -55,7 +56,8 @@ pub use self::settings::SupabaseSettings;
 use self::wire::{batches, raw_volume, AtsStored, AtsWire, LastUpdate, Stored, SymbolOnly, Wire};
 use super::{
     check_ats_rows, check_rows, redact_url, AtsWeeklyRow, Discovery, FeatureVersion, LedgerRow,
-    SessionCommit, Store, StoreError, StoredRow, UpsertSummary, WeekWrite,
+    SessionCommit, ShortInterestRow, SourceVersion, Store, StoreError, StoredRow, UpsertSummary,
+    WeekWrite,
 };
 use crate::features::FeatureRow;
 use crate::parse::ats::Carrier;
@@ -88,6 +90,8 @@ pub struct SupabaseStore {
     /// `finra_files` and `feature_versions` (migration 003).
     files_rest: Rest,
     versions_rest: Rest,
+    /// `short_interest` (migration 005).
+    short_interest_rest: Rest,
     /// `offx_upsert_daily_features` (migration 004): a date in one transaction.
     rpc_rest: Rest,
     /// Whether that function exists: unknown until the first call; once absent, batches.
@@ -135,6 +139,7 @@ impl SupabaseStore {
             ats_rest: rest.with_table(at(ATS_WEEKLY_PATH)),
             files_rest: rest.with_table(at(history::FILES_PATH)),
             versions_rest: rest.with_table(at(history::VERSIONS_PATH)),
+            short_interest_rest: rest.with_table(at(short_interest::PATH)),
             rpc_rest: rest.with_table(at(UPSERT_FUNCTION_PATH)),
             rpc: Arc::new(AtomicU8::new(RPC_UNKNOWN)),
             rest,
@@ -495,6 +500,26 @@ impl Store for SupabaseStore {
             sent += batch.len();
         }
         Ok(sent)
+    }
+
+    async fn commit_short_interest(
+        &self,
+        settlement_date: NaiveDate,
+        version: &SourceVersion,
+        rows: &[ShortInterestRow],
+    ) -> Result<usize, StoreError> {
+        self.write_short_interest(settlement_date, version, rows)
+            .await
+    }
+
+    async fn read_short_interest(
+        &self,
+        settlement_date: NaiveDate,
+        sha256: &str,
+        symbols: Option<&[String]>,
+    ) -> Result<Vec<ShortInterestRow>, StoreError> {
+        self.short_interest_rows(settlement_date, sha256, symbols)
+            .await
     }
 
     async fn ledger(&self, sources: &[(String, String)]) -> Result<Vec<LedgerRow>, StoreError> {
