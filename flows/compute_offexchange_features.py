@@ -11,9 +11,10 @@ Steps (each a Prefect task; all the work happens in Rust, in ``offexchange._core
 3. ``load-ats``           fetch + parse the week's ATS summary       }
 4. ``compute-features``   map ATS onto the day's symbols, compute the three features
 5. ``persist-features``   commit the rows and the week's ``ats_weekly`` record (with a store)
+6. ``record-short-interest`` FINRA's short interest settlement due by the day, when not stored
 
 Each task is one stage of the engine's session job (``Engine.discover``, ``load_regsho``,
-``load_ats``, ``assemble``, ``persist``), the output of one the input of the next, so the flow
+``load_ats``, ``assemble``, ``persist``, ``record_short_interest``), the output of one the input of the next, so the flow
 writes exactly what ``offx enrich`` writes.
 
 Between tasks travel Rust-side handles (``RegShoDay``, ``AtsWeek``, ``Features``, ``Symbols``), not
@@ -178,6 +179,19 @@ def persist_features(engine: Engine, store: Store, features: Features) -> dict[s
     return dict(summary)
 
 
+@task(name="record-short-interest", **_IN_MEMORY)
+def record_short_interest(engine: Engine, store: Store, trade_date: date) -> list[str]:
+    """Records FINRA's short interest settlement due by the day (and the one before) when the
+    store lacks it, as ``offx enrich`` does after committing; logs what happened. A failure is
+    logged, not raised (the engine's stage says so): the session is already committed, and the
+    next session or a catch-up tries again."""
+    lines = engine.record_short_interest(store, trade_date)
+    logger = get_run_logger()
+    for line in lines:
+        logger.info("%s", line)
+    return lines
+
+
 @flow(name=FLOW_NAME)
 def compute_offexchange_features(
     trade_date: Union[date, str, None] = None,
@@ -221,6 +235,7 @@ def compute_offexchange_features(
     features = compute_features(engine, regsho_run.result(), ats_run.result(), requested, stored)
     if store is not None:
         persist_features(engine, store, features)
+        record_short_interest(engine, store, day)
     return features.to_dicts()
 
 

@@ -66,6 +66,7 @@ from .types import (
     CoverageReport,
     FeatureDict,
     SessionReport,
+    SettlementCounts,
     UpsertSummary,
 )
 
@@ -84,6 +85,7 @@ __all__ = [
     "OffexchangeError",
     "RegShoDay",
     "SessionReport",
+    "SettlementCounts",
     "Store",
     "StoreError",
     "Symbols",

@@ -92,6 +92,10 @@ class Engine:
     def persist(self, store: Store, features: Features) -> UpsertSummary:
         """Stage 4: commits the session to ``store``: its rows and (when the store has no record
         of the week yet) the week's ``ats_weekly`` rows, in one transaction."""
+    def record_short_interest(self, store: Store, trade_date: _DateLike) -> list[str]:
+        """Stage 5 of a stored session: FINRA's short interest settlement due by the date (and
+        the one before) recorded when the store lacks it; returns the report lines."""
+
     def catch_up(self, store: Store, until: _DateLike, days: int = 60) -> CatchUpSummary:
         """Like ``offx catch-up``: refreshes the stored sessions of the ``days`` (1-3660)
         calendar days up to ``until`` whose weekly ATS data FINRA has published since."""

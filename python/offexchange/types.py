@@ -113,6 +113,19 @@ class EngineSettings(TypedDict):
     cache_dir: Optional[str]
 
 
+class SettlementCounts(TypedDict):
+    """The short interest settlements a backfill or catch-up covered."""
+
+    #: Settlements (or revisions of them) stored by this run.
+    stored: int
+    #: Settlements the store already held.
+    already_stored: int
+    #: Settlements due that FINRA has not published (ISO dates).
+    not_published: list[str]
+    #: Why short interest could not be covered (the sessions are committed regardless).
+    error: Optional[str]
+
+
 # "from" is a keyword, hence the functional form of the summaries below. Dates are ISO strings.
 
 #: What ``Engine.catch_up`` did: the engine's ``CatchUpSummary``, field for field (a test checks
@@ -143,15 +156,17 @@ CatchUpSummary = TypedDict(
         "rows_revised": int,
         #: Rows recomputed and written (filled + revised + rewritten unchanged).
         "rows_written": int,
+        #: Short interest settlements the window sees (recent ones re-read for revisions).
+        "short_interest": SettlementCounts,
     },
 )
 
 class DatasetCoverage(TypedDict):
     """One dataset's state on one date (``Engine.coverage``)."""
 
-    #: ``regsho_daily`` or ``otc_weekly``.
+    #: ``regsho_daily``, ``otc_weekly`` or ``short_interest``.
     dataset: str
-    #: The period FINRA publishes: the date, or the week's Monday (ISO).
+    #: The period FINRA publishes: the date, the week's Monday, or the settlement date (ISO).
     period: str
     #: What the store holds of it, or why not.
     state: Literal[
@@ -207,6 +222,8 @@ BackfillSummary = TypedDict(
         "files_missing": int,
         #: Stopped early (Ctrl-C): re-run to resume.
         "interrupted": bool,
+        #: Short interest settlements the range sees.
+        "short_interest": SettlementCounts,
         "elapsed_seconds": float,
     },
 )

@@ -340,8 +340,14 @@ def test_coverage_as_offx_prints_it(tmp_path: Path) -> None:
     assert set(offexchange.CoverageReport.__annotations__) == set(report), "the Rust fields"
     days = {d["date"]: d for d in report["days"]}
     assert days["2024-03-29"]["closed"] == "Good Friday"
-    (regsho, ats) = days["2024-04-01"]["datasets"]
+    (regsho, ats, short_interest) = days["2024-04-01"]["datasets"]
     assert (regsho["dataset"], regsho["state"]) == ("regsho_daily", "stored")
+    # The settlement the day sees (2024-03-15, published 2024-03-26), recorded by the backfill.
+    assert (short_interest["dataset"], short_interest["state"], short_interest["period"]) == (
+        "short_interest",
+        "stored",
+        "2024-03-15",
+    )
     assert "CNMS" in regsho["detail"]
     # The week's ZIP was never stored, and its due date (2024-04-22) is long past.
     assert (ats["dataset"], ats["state"]) == ("otc_weekly", "awaited")

@@ -1,7 +1,7 @@
 """One pipeline, three fronts: the same two sessions of the sample mirror through ``offx enrich``,
 the Python ``Engine`` and the Prefect flow (``persist=True``), each into its own SQLite file, leave
-identical stores: every table, every row, every value, ``ats_weekly``, the ``finra_files`` ledger
-and ``feature_versions`` included. Only the ledger's ``first_seen_at`` / ``last_seen_at`` differ:
+identical stores: every table, every row, every value, ``ats_weekly``, the ``finra_files`` ledger,
+``feature_versions`` and ``short_interest`` (the settlements each session records) included. Only the ledger's ``first_seen_at`` / ``last_seen_at`` differ:
 they are the wall-clock moments each front fetched the files."""
 
 from __future__ import annotations
@@ -76,12 +76,18 @@ def test_offx_python_and_prefect_write_identical_stores(
         assert compute_offexchange_features(day, persist=True)
 
     cli, python, flow = dump(by_cli), dump(by_python), dump(by_flow)
-    assert {"daily_features", "ats_weekly", "finra_files", "feature_versions"} <= set(cli)
+    tables = {"daily_features", "ats_weekly", "finra_files", "feature_versions", "short_interest"}
+    assert tables <= set(cli)
     assert len(cli["feature_versions"]) > len(cli["daily_features"]), "short and ATS versions"
     days = {row[1] for row in cli["daily_features"]}
     assert days == set(SESSIONS), "both sessions stored"
     weeks = {row[1] for row in cli["ats_weekly"]}
     assert weeks == {"2024-03-25", "2024-04-01"}, "each session's week recorded"
+    # The settlements due by 2024-03-28 (published 2024-03-11 and 2024-03-26), class shares
+    # under Reg SHO spelling (the sample's shrt files write FINRA's BRKB-style symbols).
+    settlements = {row[0] for row in cli["short_interest"]}
+    assert settlements == {"2024-02-29", "2024-03-15"}, "each due settlement recorded"
+    assert any("/" in str(row[1]) for row in cli["short_interest"]), "class shares mapped"
     for name in cli:
         assert python[name] == cli[name], f"{name}: the Python Engine differs from offx"
         assert flow[name] == cli[name], f"{name}: the Prefect flow differs from offx"

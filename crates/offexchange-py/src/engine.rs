@@ -293,6 +293,31 @@ impl PyEngine {
         store.commit_features(py, features)
     }
 
+    /// Stage 5 of a stored session: records FINRA's short interest settlement due by
+    /// `trade_date` (and the one before) when the store lacks it, as `offx enrich` does after
+    /// committing. Returns the report lines; a failure is a line, not an exception (the session
+    /// is committed, and the next session or a catch-up tries again).
+    fn record_short_interest(
+        &self,
+        py: Python<'_>,
+        store: &PyStore,
+        trade_date: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<String>> {
+        guard(py, || {
+            let date = extract_date(trade_date)?;
+            let engine = self.engine.clone();
+            let store = store.store.clone();
+            let report = block_on(py, async move {
+                let mut report = SessionReport::default();
+                engine
+                    .record_due_short_interest(date, store.as_ref(), &mut report)
+                    .await;
+                report
+            })?;
+            Ok(report.coverage)
+        })
+    }
+
     /// Like `offx catch-up`: fills `ats_share_of_total` (and whatever else the engine's catch-up
     /// refreshes) in the stored sessions of the `days` calendar days up to `until`, for the
     /// weeks FINRA has published since. Returns the engine's summary as a dict.

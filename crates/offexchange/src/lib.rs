@@ -46,7 +46,9 @@ pub mod volume;
 pub use config::{AtsSource, ConfigError, Facility, HttpSettings, Market, Settings};
 pub use datasets::otc_weekly::{AtsLoad, WeekEra};
 pub use datasets::regsho::{CNMS_START, FNQC_START};
-pub use datasets::short_interest::{publication_date, settlement_dates};
+pub use datasets::short_interest::{
+    cdn_path as short_interest_path, publication_date, settlement_dates,
+};
 pub use datasets::starts::{DatasetStart, STARTS as DATASET_STARTS};
 pub use datasets::{DatasetInfo, REGISTRY as DATASETS};
 pub use engine::{Engine, EngineError};

@@ -678,8 +678,8 @@ macro_rules! short_interest_contract {
     )+};
 }
 
-// Not over Supabase REST: the contract's fake PostgREST serves daily_features and ats_weekly only
-// (the Supabase store's short_interest requests reuse its batch upsert and paged read).
+// Not over Supabase REST here (the contract's fake PostgREST serves daily_features and ats_weekly
+// only): tests/store_supabase.rs pins down the store's short_interest requests and reads.
 mod short_interest {
     use super::*;
     short_interest_contract!(memory, sqlite, postgres);

@@ -659,3 +659,113 @@ async fn the_key_never_shows() {
     };
     assert!(e.to_string().contains("SUPABASE_SERVICE_ROLE_KEY"), "{e}");
 }
+
+/// `short_interest` on the wire: the ledger row first (`finra_files`), then the rows merged on
+/// their key with every column; reads filter the version and quote each symbol.
+#[tokio::test]
+async fn short_interest_sends_the_ledger_then_the_rows_and_reads_one_version() {
+    use offexchange::provenance::PublishedFrom;
+    use offexchange::store::SourceVersion;
+    use offexchange::ShortInterestRow;
+
+    let server = MockServer::start().await;
+    let settlement = date(2024, 1, 12);
+    let published = "2024-01-24T22:30:00Z".parse().unwrap();
+    let version = SourceVersion {
+        dataset: "short_interest".into(),
+        name: "shrt20240112.csv".into(),
+        url: "https://cdn.finra.org/equity/otcmarket/biweekly/shrt20240112.csv".into(),
+        sha256: "ab12".into(),
+        bytes: 210,
+        rows: 1,
+        published_at: published,
+        published_from: PublishedFrom::LastModified,
+    };
+    let row = ShortInterestRow {
+        symbol: "BRK/B".into(),
+        finra_symbol: "BRKB".into(),
+        settlement_date: settlement,
+        issue_name: "Berkshire Hathaway Inc. Class B".into(),
+        market_class: "NYSE".into(),
+        current_short: 9_007_199_254_740_993,
+        previous_short: Some(6000),
+        change_previous: None,
+        change_percent: Some(16.67),
+        average_daily_volume: Some(1),
+        days_to_cover: Some(999.99),
+        days_to_cover_capped: true,
+        stock_split: None,
+        revision: Some("R".into()),
+        sha256: "ab12".into(),
+        published_at: published,
+        source: "shrt20240112.csv".into(),
+    };
+    Mock::given(method("POST"))
+        .and(path("/rest/v1/finra_files"))
+        .and(header_is("prefer", PREFER))
+        .and(|r: &Request| {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            body[0]["name"] == "shrt20240112.csv" && body[0]["sha256"] == "ab12"
+        })
+        .respond_with(ResponseTemplate::new(201))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let wire = json!([{
+        "settlement_date": "2024-01-12", "symbol": "BRK/B", "sha256": "ab12",
+        "finra_symbol": "BRKB", "issue_name": "Berkshire Hathaway Inc. Class B",
+        "market_class": "NYSE", "current_short": 9_007_199_254_740_993_i64,
+        "previous_short": 6000, "change_previous": null, "change_percent": 16.67,
+        "average_daily_volume": 1, "days_to_cover": 999.99, "days_to_cover_capped": true,
+        "stock_split": null, "revision": "R", "published_at": "2024-01-24T22:30:00Z",
+        "source": "shrt20240112.csv"
+    }]);
+    let columns = "settlement_date,symbol,sha256,finra_symbol,issue_name,market_class,\
+                   current_short,previous_short,change_previous,change_percent,\
+                   average_daily_volume,days_to_cover,days_to_cover_capped,stock_split,\
+                   revision,published_at,source";
+    Mock::given(method("POST"))
+        .and(path("/rest/v1/short_interest"))
+        .and(query_is(&[
+            ("on_conflict", "settlement_date,sha256,symbol"),
+            ("columns", columns),
+        ]))
+        .and(header_is("prefer", PREFER))
+        .and(body_json(wire.clone()))
+        .respond_with(ResponseTemplate::new(201))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let store = store_at(&server, settings());
+    let written = store
+        .commit_short_interest(settlement, &version, std::slice::from_ref(&row))
+        .await
+        .expect("commit");
+    assert_eq!(written, 1);
+
+    Mock::given(method("GET"))
+        .and(path("/rest/v1/short_interest"))
+        .and(|r: &Request| {
+            let q: std::collections::HashMap<String, String> =
+                r.url.query_pairs().into_owned().collect();
+            q.get("settlement_date").map(String::as_str) == Some("eq.2024-01-12")
+                && q.get("sha256").map(String::as_str) == Some("eq.ab12")
+                && q.get("symbol").map(String::as_str) == Some(r#"in.("BRK/B","A,B")"#)
+        })
+        // PostgREST pages: the row at offset 0, nothing after it.
+        .respond_with(move |r: &Request| {
+            let first = r.url.query_pairs().any(|(k, v)| k == "offset" && v == "0");
+            ResponseTemplate::new(200).set_body_json(if first { wire.clone() } else { json!([]) })
+        })
+        .mount(&server)
+        .await;
+    let read = store
+        .read_short_interest(
+            settlement,
+            "ab12",
+            Some(&["BRK/B".to_string(), "A,B".to_string()]),
+        )
+        .await
+        .expect("read");
+    assert_eq!(read, vec![row]);
+}

@@ -1,9 +1,11 @@
 //! Deterministic synthetic FINRA mirror, in FINRA's exact formats, for demos, tests and benches.
 //!
 //! Reg SHO files (`regsho/daily/{FACILITY}shvolYYYYMMDD.txt`, pipe-delimited, CRLF, record-count
-//! trailer, CNMS = FNSQ + FNQC + FNYX + FNRA per symbol) and weekly ATS ZIPs
+//! trailer, CNMS = FNSQ + FNQC + FNYX + FNRA per symbol), weekly ATS ZIPs
 //! (`ATS/ATS_W_Summary_YYYYMMDD.zip`, FINRA's OTC Transparency field names, firm breakdown rows
-//! included so that double counting would show). Values are synthetic; formats are FINRA's.
+//! included so that double counting would show), and short interest files
+//! (`otcmarket/biweekly/shrtYYYYMMDD.csv`, one per settlement the range can see, class shares in
+//! FINRA's separator-less spelling). Values are synthetic; formats are FINRA's.
 
 pub mod symbols;
 pub mod write;

@@ -75,9 +75,11 @@ fn main() -> Result<()> {
     };
     let stats = write::mirror(&args.out, from, to, &plan)?;
     println!(
-        "wrote {} Reg SHO files and {} ATS ZIPs ({} sessions, {} symbols, {:.1} MB) to {}",
+        "wrote {} Reg SHO files, {} ATS ZIPs and {} short interest files ({} sessions, {} \
+         symbols, {:.1} MB) to {}",
         stats.regsho_files,
         stats.ats_files,
+        stats.short_interest_files,
         stats.sessions,
         plan.symbols.len(),
         stats.bytes as f64 / 1e6,

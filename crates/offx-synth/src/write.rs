@@ -30,6 +30,7 @@ pub struct Stats {
     pub sessions: usize,
     pub regsho_files: usize,
     pub ats_files: usize,
+    pub short_interest_files: usize,
     pub bytes: u64,
 }
 
@@ -72,7 +73,49 @@ pub fn mirror(out: &Path, from: NaiveDate, to: NaiveDate, plan: &Plan) -> Result
         stats.bytes += write(out, &ats_zip_path(monday), &zip)?;
         stats.ats_files += 1;
     }
+    // The short interest settlements the range's sessions can see: those up to a month before.
+    for settlement in offexchange::settlement_dates(from - chrono::Duration::days(31), to) {
+        let body = short_interest_file(settlement, plan);
+        stats.bytes += write(
+            out,
+            &offexchange::short_interest_path(settlement),
+            body.as_bytes(),
+        )?;
+        stats.short_interest_files += 1;
+    }
     Ok(stats)
+}
+
+/// FINRA's `shrtYYYYMMDD.csv` for one settlement: pipe-delimited, every symbol under FINRA's
+/// short interest spelling (class shares without their separator: `BRKB`).
+fn short_interest_file(settlement: NaiveDate, plan: &Plan) -> String {
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        plan.seed ^ 0x5157 ^ (u64::from(settlement.num_days_from_ce() as u32) << 20),
+    );
+    let mut text = String::from(
+        "accountingYearMonthNumber|symbolCode|issueName|issuerServicesGroupExchangeCode|\
+         marketClassCode|currentShortPositionQuantity|previousShortPositionQuantity|\
+         stockSplitFlag|averageDailyVolumeQuantity|daysToCoverQuantity|revisionFlag|\
+         changePercent|changePreviousNumber|settlementDate\n",
+    );
+    let ymd = settlement.format("%Y%m%d");
+    for symbol in &plan.symbols {
+        let current: u64 = rng.gen_range(1_000..50_000_000);
+        let previous: u64 = rng.gen_range(1_000..50_000_000);
+        let volume: u64 = rng.gen_range(1..5_000_000);
+        // FINRA caps days to cover at 999.99.
+        let days = (current as f64 / volume as f64).min(999.99);
+        let change = current as i64 - previous as i64;
+        let _ = writeln!(
+            text,
+            "{ymd}|{}|{} Inc.|A|{}|{current}|{previous}||{volume}|{days:.2}||{:.2}|{change}|{settlement}",
+            symbol.regsho.replace('/', ""),
+            symbol.regsho,
+            if symbol.otc { "OTC" } else { "NYSE" },
+            change as f64 * 100.0 / previous as f64,
+        );
+    }
+    text
 }
 
 /// Per symbol (by index), per facility volumes for one day. FORF carries the OTC symbols only.

@@ -92,6 +92,15 @@ async fn every_session_once_each_file_fetched_once_and_a_cache_hit_makes_no_requ
         paths.iter().filter(|p| p.contains("ATS_W_Summary")).count(),
         2
     );
+    // The short interest settlements the range sees: 2024-02-29 and 2024-03-15.
+    assert_eq!(
+        paths
+            .iter()
+            .filter(|p| p.contains("/otcmarket/biweekly/shrt"))
+            .count(),
+        2,
+        "{paths:?}"
+    );
     // 9 sessions x (CNMS + FORF), plus the four NMS facility files where CNMS is missing.
     assert_eq!(
         paths
@@ -305,17 +314,16 @@ async fn cache_info_and_clear() {
         .success());
     let info = offx(&["cache", "info"], &[], work.path()).await;
     let text = stdout(&info);
-    // 17 of the 18 CNMS/FORF files, FNSQ/FNYX/FNRA of 2024-03-27 (no CNMS that day), 2 weeks.
-    assert!(text.contains("files:                  22"), "{text}");
-    // CNMS and FNQC of 2024-03-27, and the two short interest settlements the range sees
-    // (2024-02-29 and 2024-03-15: the sample mirror has no shrt files).
+    // 17 of the 18 CNMS/FORF files, FNSQ/FNYX/FNRA of 2024-03-27 (no CNMS that day), 2 weeks,
+    // and the 2 short interest settlements the range sees (2024-02-29 and 2024-03-15).
+    assert!(text.contains("files:                  24"), "{text}");
     assert!(
-        text.contains("not-published markers:  4"),
-        "CNMS and FNQC of 2024-03-27, shrt20240229.csv and shrt20240315.csv: {text}"
+        text.contains("not-published markers:  2"),
+        "CNMS and FNQC of 2024-03-27: {text}"
     );
     let cleared = offx(&["cache", "clear"], &[], work.path()).await;
     assert!(
-        stdout(&cleared).contains("removed 22 files"),
+        stdout(&cleared).contains("removed 24 files"),
         "{}",
         stdout(&cleared)
     );

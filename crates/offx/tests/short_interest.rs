@@ -38,15 +38,6 @@ async fn the_week(cdn: &Cdn) {
         )
         .await;
     }
-    // Each settlement's own Reg SHO day, for the symbol mapping.
-    for day in ["20231229", "20240112"] {
-        cdn.post(
-            &format!("regsho/daily/CNMSshvol{day}.txt"),
-            cnms(day),
-            "Fri, 12 Jan 2024 23:00:00 GMT",
-        )
-        .await;
-    }
     cdn.post(
         "otcmarket/biweekly/shrt20231229.csv",
         shrt("2023-12-29", 1200, "999.99"),
@@ -162,6 +153,50 @@ async fn exports_join_the_settlement_published_by_each_close() {
     let rows: serde_json::Value = serde_json::from_str(&json).expect("json");
     assert_eq!(rows[9]["short_interest"], 7000);
     assert_eq!(rows[9]["short_interest_settlement_date"], "2024-01-12");
+
+    // offx coverage: each session sees a stored settlement (2024-01-24 sees 2024-01-12, due
+    // that day by FINRA's schedule; the export joins it from the next day, after the post).
+    let coverage = offx(
+        &[
+            "coverage",
+            "--from",
+            "2024-01-22",
+            "--to",
+            "2024-01-26",
+            "--store",
+            &store,
+            "--format",
+            "json",
+        ],
+        &env,
+        work.path(),
+    )
+    .await;
+    assert!(coverage.status.success(), "{}", stderr(&coverage));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&coverage)).expect("json");
+    assert_eq!(report["counts"]["short_interest"]["stored"], 5, "{report}");
+    let periods: Vec<&str> = report["days"]
+        .as_array()
+        .expect("days")
+        .iter()
+        .filter_map(|d| {
+            d["datasets"]
+                .as_array()?
+                .iter()
+                .find(|x| x["dataset"] == "short_interest")?["period"]
+                .as_str()
+        })
+        .collect();
+    assert_eq!(
+        periods,
+        [
+            "2023-12-29",
+            "2023-12-29",
+            "2024-01-12",
+            "2024-01-12",
+            "2024-01-12"
+        ]
+    );
 
     // offx short-interest lists the stored settlements, the cap visible.
     let listed = offx(

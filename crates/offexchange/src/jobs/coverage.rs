@@ -15,9 +15,11 @@ use crate::calendar;
 use crate::config::{AtsSource, Facility, Market};
 use crate::datasets::otc_weekly::{self, WeekEra};
 use crate::datasets::regsho;
+use crate::datasets::short_interest;
 use crate::datasets::starts::{
     facility_start, ATS_WEEKLY_START, OTC_WEEKLY_START, REGSHO_FILES_START,
 };
+use crate::datasets::Dataset as _;
 use crate::engine::{Engine, EngineError};
 use crate::provenance::end_of_new_york_day;
 use crate::report::{SessionReport, SummaryLine};
@@ -190,6 +192,9 @@ impl Engine {
         let weeks: BTreeSet<NaiveDate> =
             sessions.iter().map(|d| calendar::week_start(*d)).collect();
         let ats = self.ats_coverage(store, &weeks, check, now).await?;
+        let settlements = self
+            .short_interest_coverage(store, &sessions, check)
+            .await?;
         let mut report = CoverageReport {
             from,
             to,
@@ -206,6 +211,9 @@ impl Engine {
                 }
                 if let Some(a) = ats.get(&calendar::week_start(date)) {
                     datasets.push(a.clone());
+                }
+                if let Some(s) = settlements.get(&date) {
+                    datasets.push(s.clone());
                 }
                 for d in &datasets {
                     *report
@@ -230,6 +238,95 @@ impl Engine {
             });
         }
         Ok(report)
+    }
+
+    /// Per session, the short interest settlement it sees by FINRA's schedule (the latest
+    /// published by then) and whether the store holds it.
+    async fn short_interest_coverage(
+        &self,
+        store: &dyn Store,
+        sessions: &[NaiveDate],
+        check: bool,
+    ) -> Result<BTreeMap<NaiveDate, DatasetCoverage>, EngineError> {
+        let (Some(&first), Some(&last)) = (sessions.first(), sessions.last()) else {
+            return Ok(BTreeMap::new());
+        };
+        let name = short_interest::INFO.name;
+        let stored = store
+            .short_interest_versions(first - chrono::Duration::days(62), last)
+            .await?;
+        let mut by_settlement: BTreeMap<NaiveDate, DatasetCoverage> = BTreeMap::new();
+        let mut out = BTreeMap::new();
+        for &date in sessions {
+            let Some(settlement) = short_interest::due_settlement(date) else {
+                out.insert(
+                    date,
+                    DatasetCoverage {
+                        dataset: name.to_string(),
+                        period: date,
+                        state: CoverageState::BeforeDataset,
+                        detail: format!(
+                            "FINRA's first short interest file is of settlement {}",
+                            short_interest::INFO.first_date
+                        ),
+                    },
+                );
+                continue;
+            };
+            if let std::collections::btree_map::Entry::Vacant(slot) =
+                by_settlement.entry(settlement)
+            {
+                let versions: Vec<String> = stored
+                    .iter()
+                    .filter(|v| v.settlement_date == settlement)
+                    .map(|v| v.version.name.clone())
+                    .collect();
+                let entry = |state, detail: String| DatasetCoverage {
+                    dataset: name.to_string(),
+                    period: settlement,
+                    state,
+                    detail,
+                };
+                let due = short_interest::publication_date(settlement);
+                let coverage = if !versions.is_empty() {
+                    entry(CoverageState::Stored, versions.join(", "))
+                } else if check {
+                    let mut report = SessionReport::default();
+                    let load = short_interest::ShortInterest
+                        .load(
+                            self,
+                            settlement,
+                            crate::engine::Freshness::Cached,
+                            &mut report,
+                        )
+                        .await;
+                    match load {
+                        Ok(l) if l.file.is_some() => entry(
+                            CoverageState::PublishedNotStored,
+                            format!("published (due {due}); offx catch-up records it"),
+                        ),
+                        Ok(_) => entry(
+                            CoverageState::Awaited,
+                            format!("due {due}, FINRA has not published it"),
+                        ),
+                        Err(e) => entry(CoverageState::Failed, e.to_string()),
+                    }
+                } else {
+                    entry(
+                        CoverageState::Awaited,
+                        format!(
+                            "due {due}, not in the store; --check asks FINRA whether it is \
+                             published"
+                        ),
+                    )
+                };
+                slot.insert(coverage);
+            }
+            if let Some(c) = by_settlement.get(&settlement) {
+                out.insert(date, c.clone());
+            }
+        }
+        Ok(out)
     }
 
     async fn regsho_coverage(

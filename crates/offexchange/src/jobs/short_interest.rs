@@ -252,24 +252,27 @@ impl Engine {
         }
     }
 
-    /// The Reg SHO symbols of `date`, to map FINRA's short interest spelling onto: the day's
-    /// files, else the symbols the store holds for it.
+    /// The Reg SHO symbols to map FINRA's short interest spelling onto, cheapest first: those
+    /// the store holds for the settlement day, else for its first stored session within a month
+    /// after it (the sessions the settlement will be joined to), else the settlement day's own
+    /// Reg SHO files.
     async fn regsho_symbols(
         &self,
         date: NaiveDate,
         store: Option<&dyn Store>,
     ) -> Result<Vec<String>, EngineError> {
+        if let Some(store) = store {
+            let month: Vec<NaiveDate> =
+                crate::calendar::sessions_between(date, date + Duration::days(31)).collect();
+            if let Some(&stored) = store.dates_with_rows(&month).await?.iter().min() {
+                return Ok(store.discover_symbols(stored, Discovery::All).await?);
+            }
+        }
         let mut scratch = SessionReport::default();
         let day = RegShoDaily
             .load(self, date, Freshness::Cached, &mut scratch)
             .await?;
-        if !day.volumes.is_empty() {
-            return Ok(day.volumes.into_keys().collect());
-        }
-        match store {
-            Some(store) => Ok(store.discover_symbols(date, Discovery::All).await?),
-            None => Ok(Vec::new()),
-        }
+        Ok(day.volumes.into_keys().collect())
     }
 }
 
