@@ -63,6 +63,7 @@ pub use jobs::{
     export_columns, read_short_interest, SettlementCounts, SettlementOutcome, SettlementState,
     ShortInterestCells, ShortInterestQuery, ShortInterestSummary, SHORT_INTEREST_COLUMNS,
 };
+pub use jobs::{signals, top, RankBy, Ranking, SymbolSignals};
 pub use quality::{FileQuality, SkippedLine, SymbolIssue};
 pub use report::{FileStatus, Level, ReportLine, SessionReport, SummaryLine};
 pub use source::FinraHttpError;

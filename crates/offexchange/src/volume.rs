@@ -133,6 +133,11 @@ impl Volume {
         self.0
     }
 
+    /// Whole shares as a float, for display and thresholds (sums stay exact in `Volume`).
+    pub fn shares(self) -> f64 {
+        self.0 as f64 / SCALE as f64
+    }
+
     /// `true` for no shares.
     pub fn is_zero(self) -> bool {
         self.0 == 0

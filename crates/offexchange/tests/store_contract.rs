@@ -684,3 +684,81 @@ mod short_interest {
     use super::*;
     short_interest_contract!(memory, sqlite, postgres);
 }
+
+/// `regsho_daily`: a session's volumes land with its rows, exact to the millionth; a re-posted
+/// day adds a version beside the first; reads give the latest, or the one known at a time.
+async fn regsho_daily_versions_are_exact_and_kept(f: Fixture) {
+    use offexchange::store::{RegShoDailyRow, SessionCommit};
+    use offexchange::Provenance;
+
+    let day = d1();
+    let volume = |text: &str| Volume::parse(text.as_bytes()).expect("volume");
+    let rows = [
+        row("BRK/B", day, [Value(0.25), Value(0.0), Null]),
+        row("CpK", day, [Value(0.5), Null, Null]),
+    ];
+    let first = [
+        RegShoDailyRow {
+            symbol: "BRK/B".into(),
+            short_volume: volume("431668.624869"),
+            short_exempt_volume: Some(volume("0")),
+            total_volume: volume("1726674.499476"),
+        },
+        RegShoDailyRow {
+            symbol: "CpK".into(),
+            short_volume: volume("10"),
+            short_exempt_volume: None,
+            total_volume: volume("20"),
+        },
+    ];
+    let mut second = first.clone();
+    second[1].short_volume = volume("12");
+    let t1: chrono::DateTime<chrono::Utc> = "2024-04-01T22:00:00Z".parse().unwrap();
+    let t2: chrono::DateTime<chrono::Utc> = "2024-04-02T14:00:00Z".parse().unwrap();
+    for (at, volumes) in [(t1, &first), (t2, &second), (t1, &first)] {
+        let provenance = Provenance {
+            sources: &[],
+            short_available_at: Some(at),
+            ats_available_at: None,
+            volumes: volumes.as_slice(),
+            facilities: "CNMS,FORF",
+        };
+        f.store
+            .commit(&SessionCommit::rows(day, &rows).with_provenance(provenance))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", f.store.describe()));
+    }
+    let latest = f.store.regsho_daily(day, None).await.unwrap();
+    let symbols: Vec<&str> = latest.iter().map(|v| v.row.symbol.as_str()).collect();
+    assert_eq!(symbols, ["BRK/B", "CpK"], "{}", f.store.describe());
+    assert_eq!(latest[0].row, first[0], "exact: {}", f.store.describe());
+    assert_eq!(latest[0].row.total_volume.to_string(), "1726674.499476");
+    assert_eq!(
+        (
+            latest[1].row.short_volume.to_string(),
+            latest[1].available_at
+        ),
+        ("12".into(), t2)
+    );
+    assert_eq!(latest[1].facilities, "CNMS,FORF");
+    let known = f.store.regsho_daily(day, Some(t1)).await.unwrap();
+    assert_eq!(known[1].row, first[1], "as of the first post");
+    assert!(f.store.regsho_daily(d2(), None).await.unwrap().is_empty());
+}
+
+macro_rules! volumes_contract {
+    ($($store:ident),+) => {$(
+        mod $store {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn regsho_daily_versions_are_exact_and_kept() {
+                super::regsho_daily_versions_are_exact_and_kept(super::$store().await).await;
+            }
+        }
+    )+};
+}
+
+// Over Supabase REST the contract's fake PostgREST has no regsho_daily (nor finra_files).
+mod regsho_daily {
+    use super::*;
+    volumes_contract!(memory, sqlite, postgres);
+}

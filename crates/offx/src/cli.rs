@@ -80,6 +80,8 @@ pub enum Command {
     /// Stored features of a date range, as they are now or as knowable at a moment (--as-of),
     /// with when each value became knowable; CSV, JSON or Parquet
     Export(ExportArgs),
+    /// A day's symbols ranked by a feature or a rolling signal, optionally only the liquid ones
+    Top(TopArgs),
     /// FINRA's short interest (open short positions) of symbols over settlement dates, as
     /// stored; with --as-of, as knowable then
     ShortInterest(ShortInterestArgs),
@@ -205,6 +207,42 @@ pub struct ExportArgs {
     /// short_interest_settlement_date: the latest settlement published by each day's close)
     #[arg(long = "with", value_enum, value_delimiter = ',', value_name = "EXTRA")]
     pub with: Vec<ExportExtra>,
+}
+
+#[derive(Args, Debug)]
+pub struct TopArgs {
+    /// Trading date, YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub date: NaiveDate,
+    /// What to rank by
+    #[arg(long, value_enum, default_value_t = RankByArg::ShortVolShare)]
+    pub by: RankByArg,
+    /// Only symbols whose Reg SHO total volume that day is at least this many shares
+    #[arg(long, value_name = "SHARES")]
+    pub min_total_volume: Option<f64>,
+    /// Rows shown
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: u32,
+    /// Lowest first
+    #[arg(long)]
+    pub bottom: bool,
+    /// Store URL [env: OFFX_STORE] [default: sqlite in the user data dir]
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+/// What `offx top` ranks by.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RankByArg {
+    /// Short volume / total volume
+    ShortVolShare,
+    /// short_vol_share's z-score against its 20 sessions
+    ShortVolZ,
+    /// Weekly ATS / (ATS + non-ATS OTC) volume
+    AtsShareOfTotal,
 }
 
 /// Columns `offx export --with` adds.

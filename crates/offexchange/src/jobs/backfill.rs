@@ -28,7 +28,7 @@ use crate::datasets::otc_weekly::{self, AtsLoad};
 use crate::engine::{Engine, EngineError};
 use crate::features::{FeatureRow, RegShoDay};
 use crate::report::{SessionReport, SummaryLine};
-use crate::store::{Discovery, SessionCommit, Store, UpsertSummary, WeekWrite};
+use crate::store::{daily_volumes, Discovery, SessionCommit, Store, UpsertSummary, WeekWrite};
 
 /// How to run a backfill.
 #[derive(Debug, Clone, Copy)]
@@ -285,8 +285,9 @@ impl Engine {
                 Ok(stamped) => stamped,
                 Err(e) => return Err(failed(date, e.into(), summary)),
             };
+            let (volumes, facilities) = daily_volumes(&regsho, &rows);
             let commit = SessionCommit::with_week(date, &rows, monday, &week_rows, write)
-                .with_provenance(stamped.provenance());
+                .with_provenance(stamped.provenance().with_volumes(&volumes, &facilities));
             let stored = match store.commit(&commit).await {
                 Ok(stored) => stored,
                 Err(e) => return Err(failed(date, e.into(), summary)),

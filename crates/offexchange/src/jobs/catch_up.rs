@@ -289,8 +289,9 @@ async fn recompute(
     };
     let monday = calendar::week_start(date);
     let stamped = Stamped::new(store, &sources_of(&regsho, ats)).await?;
+    let (volumes, facilities) = crate::store::daily_volumes(&regsho, &rows);
     let commit = SessionCommit::with_week(date, &rows, monday, &week_rows, week)
-        .with_provenance(stamped.provenance());
+        .with_provenance(stamped.provenance().with_volumes(&volumes, &facilities));
     let written = store.commit(&commit).await?;
     summary.rows_written += written.rows;
     Ok(())

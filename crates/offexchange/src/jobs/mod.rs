@@ -18,6 +18,7 @@ mod coverage;
 mod export;
 mod session;
 pub mod short_interest;
+pub mod signals;
 #[cfg(test)]
 mod tests;
 
@@ -33,3 +34,4 @@ pub use short_interest::{
     read_short_interest, SettlementCounts, SettlementOutcome, SettlementState, ShortInterestQuery,
     ShortInterestSummary,
 };
+pub use signals::{signals, top, RankBy, Ranking, SymbolSignals};

@@ -24,7 +24,8 @@ use crate::provenance::SourceVersion;
 use crate::quality::FileQuality;
 use crate::report::SessionReport;
 use crate::store::{
-    Discovery, Provenance, SessionCommit, Store, StoreError, UpsertSummary, WeekWrite,
+    daily_volumes, Discovery, Provenance, RegShoDailyRow, SessionCommit, Store, StoreError,
+    UpsertSummary, WeekWrite,
 };
 use crate::symbol::case_insensitive_matches;
 
@@ -53,6 +54,10 @@ pub struct ComputedSession {
     pub week: Vec<AtsWeeklyRow>,
     /// Every source version the values were computed from (Reg SHO files, ATS versions).
     pub sources: Vec<SourceVersion>,
+    /// The Reg SHO volumes behind the rows (`regsho_daily`), and the files they came from.
+    pub volumes: Vec<RegShoDailyRow>,
+    /// The day's Reg SHO files (`CNMS,FORF`).
+    pub facilities: String,
 }
 
 impl ComputedSession {
@@ -212,7 +217,10 @@ impl Engine {
             stored_symbols,
             &mut report,
         );
+        let (volumes, facilities) = daily_volumes(regsho, &rows);
         ComputedSession {
+            volumes,
+            facilities,
             trade_date,
             rows,
             report,
@@ -257,9 +265,11 @@ pub async fn persist(
         }
     }
     let stamped = Stamped::new(store, &session.sources).await?;
-    let commit = session
-        .commit(WeekWrite::IfAbsent)
-        .with_provenance(stamped.provenance());
+    let commit = session.commit(WeekWrite::IfAbsent).with_provenance(
+        stamped
+            .provenance()
+            .with_volumes(&session.volumes, &session.facilities),
+    );
     Ok(store.commit(&commit).await?)
 }
 
@@ -331,6 +341,8 @@ impl Stamped {
             sources: &self.sources,
             short_available_at: self.short_available_at,
             ats_available_at: self.ats_available_at,
+            volumes: &[],
+            facilities: "",
         }
     }
 }

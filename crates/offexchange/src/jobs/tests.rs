@@ -348,6 +348,14 @@ impl Store for Failing {
             .await
     }
 
+    async fn regsho_daily(
+        &self,
+        trade_date: NaiveDate,
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Vec<crate::store::StoredVolumes>, StoreError> {
+        self.inner.regsho_daily(trade_date, as_of).await
+    }
+
     async fn ledger(&self, sources: &[(String, String)]) -> Result<Vec<LedgerRow>, StoreError> {
         self.inner.ledger(sources).await
     }

@@ -5,7 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::SourceVersion;
-use crate::features::FeatureRow;
+use crate::features::{FeatureRow, RegShoDay};
+use crate::volume::Volume;
 
 /// What a session's values were computed from, and when each part became knowable.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +19,76 @@ pub struct Provenance<'a> {
     /// When `ats_share_of_total` became knowable: the latest publication time of the ATS week's
     /// versions read. `None`: the week is not published.
     pub ats_available_at: Option<DateTime<Utc>>,
+    /// The Reg SHO volumes behind the short columns (`regsho_daily`), one row per symbol that has
+    /// them, stamped `short_available_at`.
+    pub volumes: &'a [RegShoDailyRow],
+    /// The Reg SHO files they were summed from (`CNMS,FORF`).
+    pub facilities: &'a str,
+}
+
+impl<'a> Provenance<'a> {
+    /// The same provenance, with the session's Reg SHO volumes.
+    pub fn with_volumes(mut self, volumes: &'a [RegShoDailyRow], facilities: &'a str) -> Self {
+        self.volumes = volumes;
+        self.facilities = facilities;
+        self
+    }
+}
+
+/// One symbol's Reg SHO volumes of one session, exact (`regsho_daily`, migration 006): what its
+/// ratios were computed from, so they can be filtered by liquidity or re-weighted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegShoDailyRow {
+    /// The symbol, byte for byte.
+    pub symbol: String,
+    /// `ShortVolume`, summed over the day's files.
+    pub short_volume: Volume,
+    /// `ShortExemptVolume` (`None` when a file had no such column).
+    pub short_exempt_volume: Option<Volume>,
+    /// `TotalVolume`, summed over the day's files.
+    pub total_volume: Volume,
+}
+
+/// A stored `regsho_daily` row: the volumes and the version they belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVolumes {
+    /// The session.
+    pub trade_date: NaiveDate,
+    /// The volumes.
+    pub row: RegShoDailyRow,
+    /// The Reg SHO files they were summed from.
+    pub facilities: String,
+    /// When FINRA had published them.
+    pub available_at: DateTime<Utc>,
+}
+
+/// The `regsho_daily` rows of `symbols` (every symbol of `rows` that the day has volumes for),
+/// sorted by symbol, and the day's file set.
+pub(crate) fn daily_volumes(
+    regsho: &RegShoDay,
+    rows: &[FeatureRow],
+) -> (Vec<RegShoDailyRow>, String) {
+    let mut out: Vec<RegShoDailyRow> = rows
+        .iter()
+        .filter_map(|r| {
+            let v = regsho.volumes.get(&r.symbol)?;
+            Some(RegShoDailyRow {
+                symbol: r.symbol.clone(),
+                short_volume: v.short,
+                short_exempt_volume: v.exempt,
+                total_volume: v.total,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.symbol.as_bytes().cmp(b.symbol.as_bytes()));
+    let mut files: Vec<&str> = regsho
+        .sources
+        .iter()
+        .map(|s| s.name.get(..4).unwrap_or(&s.name))
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    (out, files.join(","))
 }
 
 /// Which columns a feature version holds.

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{
     check_ats_rows, check_rows, merged, versions_of, AtsWeeklyRow, Discovery, FeatureVersion,
     LedgerRow, Part, SessionCommit, ShortInterestRow, SourceVersion, Store, StoreError, StoredRow,
-    UpsertSummary, WeekWrite,
+    StoredVolumes, UpsertSummary, WeekWrite,
 };
 use crate::store::short_interest::check_short_interest;
 
@@ -20,6 +20,8 @@ type AtsRows = BTreeMap<(NaiveDate, String), AtsWeeklyRow>;
 type Versions = BTreeMap<(NaiveDate, String, Part, DateTime<Utc>), FeatureVersion>;
 /// `finra_files` by (dataset, name, sha256).
 type Ledger = BTreeMap<(String, String, String), LedgerRow>;
+/// `regsho_daily` by (trade_date, symbol, available_at).
+type Volumes = BTreeMap<(NaiveDate, String, DateTime<Utc>), StoredVolumes>;
 /// `short_interest` by (settlement_date, sha256, symbol).
 type ShortInterest = BTreeMap<(NaiveDate, String, String), ShortInterestRow>;
 
@@ -33,6 +35,8 @@ pub struct MemoryStore {
     history: Mutex<(Versions, Ledger)>,
     /// `short_interest`.
     short_interest: Mutex<ShortInterest>,
+    /// `regsho_daily`.
+    volumes: Mutex<Volumes>,
 }
 
 impl MemoryStore {
@@ -151,6 +155,22 @@ impl Store for MemoryStore {
             for source in provenance.sources {
                 record_source(ledger, source, now);
             }
+            if let Some(at) = provenance.short_available_at {
+                let mut volumes = self
+                    .volumes
+                    .lock()
+                    .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))?;
+                for row in provenance.volumes {
+                    volumes
+                        .entry((trade_date, row.symbol.clone(), at))
+                        .or_insert_with(|| StoredVolumes {
+                            trade_date,
+                            row: row.clone(),
+                            facilities: provenance.facilities.to_string(),
+                            available_at: at,
+                        });
+                }
+            }
             for v in versions_of(trade_date, rows, provenance) {
                 let key = (v.trade_date, v.symbol.clone(), v.part, v.available_at);
                 versions.entry(key).or_insert(v);
@@ -234,6 +254,22 @@ impl Store for MemoryStore {
             .filter(|((_, _, symbol), _)| symbols.is_none_or(|l| l.contains(symbol)))
             .map(|(_, r)| r.clone())
             .collect())
+    }
+
+    async fn regsho_daily(
+        &self,
+        trade_date: NaiveDate,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StoredVolumes>, StoreError> {
+        let volumes = self
+            .volumes
+            .lock()
+            .map_err(|_| StoreError::new("memory:", "a previous writer panicked"))?;
+        let day = volumes
+            .iter()
+            .filter(|((d, _, _), _)| *d == trade_date)
+            .map(|(_, v)| v.clone());
+        Ok(super::latest_volumes(day, as_of))
     }
 
     async fn ledger(&self, sources: &[(String, String)]) -> Result<Vec<LedgerRow>, StoreError> {

@@ -56,8 +56,8 @@ use crate::features::{Feature, FeatureRow};
 pub use crate::provenance::{LedgerRow, SourceVersion};
 
 pub use choose::{choose, StoreChoice, DATABASE_URL_VARS};
-pub(crate) use history::versions_of;
-pub use history::{FeatureVersion, Part, Provenance};
+pub(crate) use history::{daily_volumes, versions_of};
+pub use history::{FeatureVersion, Part, Provenance, RegShoDailyRow, StoredVolumes};
 pub use memory::MemoryStore;
 pub use postgres::{PostgresStore, MIGRATIONS};
 pub use redact::redact_url;
@@ -329,6 +329,14 @@ pub trait Store: Send + Sync {
     async fn read_ats_weekly(&self, week_start: NaiveDate)
         -> Result<Vec<AtsWeeklyRow>, StoreError>;
 
+    /// The `regsho_daily` volumes of `trade_date`: per symbol its latest version (with `as_of`,
+    /// the latest available at or before it), sorted by symbol (byte order).
+    async fn regsho_daily(
+        &self,
+        trade_date: NaiveDate,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StoredVolumes>, StoreError>;
+
     /// Writes one version of a settlement into `short_interest`, with its `finra_files` ledger
     /// row, in one transaction (over Supabase REST: the ledger row, then the rows). Rows of a
     /// version already stored are left as they are; another version is stored beside it, never
@@ -517,6 +525,28 @@ pub(crate) fn check_ats_rows(
         }
     }
     Ok(())
+}
+
+/// Per symbol, the latest of `versions` (sorted by symbol, then available_at) available by `as_of`.
+pub(crate) fn latest_volumes(
+    versions: impl IntoIterator<Item = StoredVolumes>,
+    as_of: Option<DateTime<Utc>>,
+) -> Vec<StoredVolumes> {
+    let mut out: Vec<StoredVolumes> = Vec::new();
+    for v in versions {
+        if as_of.is_some_and(|at| v.available_at > at) {
+            continue;
+        }
+        match out.last_mut() {
+            Some(last) if last.row.symbol == v.row.symbol => {
+                if v.available_at >= last.available_at {
+                    *last = v;
+                }
+            }
+            _ => out.push(v),
+        }
+    }
+    out
 }
 
 /// The value a cell writes, or `None` to keep what is stored (a pending cell).

@@ -1,5 +1,6 @@
 //! Embedded SQLite store (`sqlite:PATH`): persistence on a machine with nothing configured.
 
+mod regsho_daily;
 mod short_interest;
 
 use std::collections::{BTreeMap, HashSet};
@@ -14,7 +15,7 @@ use rusqlite::{params, Connection, TransactionBehavior};
 use super::{
     check_ats_rows, check_rows, versions_of, AtsWeeklyRow, Discovery, FeatureVersion, LedgerRow,
     Part, SessionCommit, ShortInterestRow, SourceVersion, Store, StoreError, StoreErrorKind,
-    StoredRow, UpsertSummary, WeekWrite,
+    StoredRow, StoredVolumes, UpsertSummary, WeekWrite,
 };
 use crate::features::FeatureRow;
 use crate::parse::ats::Carrier;
@@ -234,6 +235,7 @@ impl Store for SqliteStore {
     async fn init(&self) -> Result<(), StoreError> {
         self.with_conn(|c| {
             c.execute_batch(SCHEMA)?;
+            c.execute_batch(regsho_daily::SCHEMA)?;
             c.execute_batch(short_interest::SCHEMA)
         })
         .await
@@ -268,6 +270,10 @@ impl Store for SqliteStore {
         let provenance = commit
             .provenance
             .map(|p| (p.sources.to_vec(), versions_of(trade_date, commit.rows, &p)));
+        let volumes = commit.provenance.and_then(|p| {
+            let at = p.short_available_at?;
+            Some((at, p.facilities.to_string(), p.volumes.to_vec()))
+        });
         let week = match &commit.week {
             Some(week) => {
                 check_ats_rows(&self.describe(), week.week_start, week.rows)?;
@@ -313,6 +319,9 @@ impl Store for SqliteStore {
                 }
                 if let Some((sources, versions)) = &provenance {
                     write_provenance(&tx, sources, versions)?;
+                }
+                if let Some((at, facilities, volumes)) = &volumes {
+                    regsho_daily::write(&tx, trade_date, *at, facilities, volumes)?;
                 }
                 if let Some((week_start, week_rows, write)) = &week {
                     let recorded: bool = tx.query_row(
@@ -393,6 +402,14 @@ impl Store for SqliteStore {
     ) -> Result<Vec<ShortInterestRow>, StoreError> {
         self.short_interest_rows(settlement_date, sha256, symbols)
             .await
+    }
+
+    async fn regsho_daily(
+        &self,
+        trade_date: NaiveDate,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StoredVolumes>, StoreError> {
+        self.read_volumes(trade_date, as_of).await
     }
 
     async fn ledger(&self, sources: &[(String, String)]) -> Result<Vec<LedgerRow>, StoreError> {

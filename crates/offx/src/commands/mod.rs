@@ -9,6 +9,7 @@ mod db;
 mod enrich;
 mod export;
 mod short_interest;
+mod top;
 
 use std::collections::BTreeMap;
 
@@ -29,6 +30,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Backfill(args) => backfill::run(&settings, args).await,
         Command::CatchUp(args) => catch_up::run(&settings, &cli.global, args).await,
         Command::Export(args) => export::run(args).await,
+        Command::Top(args) => top::run(args).await,
         Command::ShortInterest(args) => short_interest::run(args).await,
         Command::Coverage(args) => coverage::run(&settings, args).await,
         Command::Datasets => datasets::run(),

@@ -39,6 +39,7 @@ pub(super) async fn write_provenance(
     provenance: &Provenance<'_>,
 ) -> Result<(), tokio_postgres::Error> {
     write_ledger(tx, provenance.sources).await?;
+    super::regsho_daily::write(tx, trade_date, provenance).await?;
     let versions = versions_of(trade_date, rows, provenance);
     let symbols: Vec<&str> = versions.iter().map(|v| v.symbol.as_str()).collect();
     let parts: Vec<&str> = versions.iter().map(|v| v.part.as_str()).collect();

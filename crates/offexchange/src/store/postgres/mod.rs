@@ -16,6 +16,7 @@
 
 mod connect;
 mod history;
+mod regsho_daily;
 mod short_interest;
 
 use std::collections::BTreeMap;
@@ -35,7 +36,7 @@ use self::history::write_provenance;
 use super::{
     check_ats_rows, check_rows, redact_url, AtsWeeklyRow, Discovery, FeatureVersion, LedgerRow,
     SessionCommit, ShortInterestRow, SourceVersion, Store, StoreError, StoreErrorKind, StoredRow,
-    UpsertSummary, WeekWrite,
+    StoredVolumes, UpsertSummary, WeekWrite,
 };
 use crate::parse::ats::Carrier;
 use crate::volume::Volume;
@@ -62,6 +63,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "005_short_interest",
         include_str!("../../../../../migrations/005_short_interest.sql"),
+    ),
+    (
+        "006_regsho_daily",
+        include_str!("../../../../../migrations/006_regsho_daily.sql"),
     ),
 ];
 
@@ -609,6 +614,14 @@ impl Store for PostgresStore {
     ) -> Result<Vec<ShortInterestRow>, StoreError> {
         self.short_interest_rows(settlement_date, sha256, symbols)
             .await
+    }
+
+    async fn regsho_daily(
+        &self,
+        trade_date: NaiveDate,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StoredVolumes>, StoreError> {
+        self.read_volumes(trade_date, as_of).await
     }
 
     async fn feature_versions(

@@ -61,6 +61,7 @@ impl SupabaseStore {
         provenance: &Provenance<'_>,
     ) -> Result<(), StoreError> {
         self.send_ledger(provenance.sources).await?;
+        self.send_volumes(trade_date, provenance).await?;
         let versions: Vec<VersionWire> = versions_of(trade_date, rows, provenance)
             .into_iter()
             .map(|v| VersionWire {

@@ -31,6 +31,7 @@
 mod credentials;
 mod errors;
 mod history;
+mod regsho_daily;
 mod rest;
 mod settings;
 mod short_interest;
@@ -56,8 +57,8 @@ pub use self::settings::SupabaseSettings;
 use self::wire::{batches, raw_volume, AtsStored, AtsWire, LastUpdate, Stored, SymbolOnly, Wire};
 use super::{
     check_ats_rows, check_rows, redact_url, AtsWeeklyRow, Discovery, FeatureVersion, LedgerRow,
-    SessionCommit, ShortInterestRow, SourceVersion, Store, StoreError, StoredRow, UpsertSummary,
-    WeekWrite,
+    SessionCommit, ShortInterestRow, SourceVersion, Store, StoreError, StoredRow, StoredVolumes,
+    UpsertSummary, WeekWrite,
 };
 use crate::features::FeatureRow;
 use crate::parse::ats::Carrier;
@@ -92,6 +93,8 @@ pub struct SupabaseStore {
     versions_rest: Rest,
     /// `short_interest` (migration 005).
     short_interest_rest: Rest,
+    /// `regsho_daily` (migration 006).
+    volumes_rest: Rest,
     /// `offx_upsert_daily_features` (migration 004): a date in one transaction.
     rpc_rest: Rest,
     /// Whether that function exists: unknown until the first call; once absent, batches.
@@ -140,6 +143,7 @@ impl SupabaseStore {
             files_rest: rest.with_table(at(history::FILES_PATH)),
             versions_rest: rest.with_table(at(history::VERSIONS_PATH)),
             short_interest_rest: rest.with_table(at(short_interest::PATH)),
+            volumes_rest: rest.with_table(at(regsho_daily::PATH)),
             rpc_rest: rest.with_table(at(UPSERT_FUNCTION_PATH)),
             rpc: Arc::new(AtomicU8::new(RPC_UNKNOWN)),
             rest,
@@ -520,6 +524,14 @@ impl Store for SupabaseStore {
     ) -> Result<Vec<ShortInterestRow>, StoreError> {
         self.short_interest_rows(settlement_date, sha256, symbols)
             .await
+    }
+
+    async fn regsho_daily(
+        &self,
+        trade_date: NaiveDate,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StoredVolumes>, StoreError> {
+        self.read_volumes(trade_date, as_of).await
     }
 
     async fn ledger(&self, sources: &[(String, String)]) -> Result<Vec<LedgerRow>, StoreError> {

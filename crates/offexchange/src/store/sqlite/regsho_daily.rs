@@ -1,0 +1,107 @@
+//! `regsho_daily` in SQLite: SQLite's version of `migrations/006_regsho_daily.sql`. Volumes are
+//! TEXT holding the exact decimal (as `ats_weekly`'s shares), times microseconds since 1970 (as
+//! `feature_versions.available_at`).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::params;
+
+use super::{bad_text, volume, SqliteStore, CHUNK};
+use crate::store::{latest_volumes, RegShoDailyRow, StoreError, StoredVolumes};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS regsho_daily (
+    trade_date          TEXT    NOT NULL,
+    symbol              TEXT    NOT NULL,
+    available_at        INTEGER NOT NULL,
+    short_volume        TEXT    NOT NULL,
+    short_exempt_volume TEXT,
+    total_volume        TEXT    NOT NULL,
+    facilities          TEXT    NOT NULL,
+    PRIMARY KEY (trade_date, symbol, available_at)
+) WITHOUT ROWID;
+";
+
+/// Records a session's volumes inside the caller's transaction (a known version stays as is).
+pub(super) fn write(
+    tx: &rusqlite::Transaction<'_>,
+    trade_date: NaiveDate,
+    available_at: DateTime<Utc>,
+    facilities: &str,
+    rows: &[RegShoDailyRow],
+) -> rusqlite::Result<()> {
+    let date = trade_date.to_string();
+    let at = available_at.timestamp_micros();
+    for chunk in rows.chunks(CHUNK) {
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        // Placeholders only: the SQL never holds data.
+        let sql = format!(
+            "INSERT INTO regsho_daily (trade_date, symbol, available_at, short_volume,
+                 short_exempt_volume, total_volume, facilities)
+             VALUES {values}
+             ON CONFLICT DO NOTHING"
+        );
+        let mut insert = tx.prepare_cached(&sql)?;
+        let texts: Vec<(String, Option<String>, String)> = chunk
+            .iter()
+            .map(|r| {
+                (
+                    r.short_volume.to_string(),
+                    r.short_exempt_volume.map(|v| v.to_string()),
+                    r.total_volume.to_string(),
+                )
+            })
+            .collect();
+        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 7);
+        for (r, (short, exempt, total)) in chunk.iter().zip(&texts) {
+            params.push(&date);
+            params.push(&r.symbol);
+            params.push(&at);
+            params.push(short);
+            params.push(exempt);
+            params.push(total);
+            params.push(&facilities);
+        }
+        insert.execute(params.as_slice())?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    pub(super) async fn read_volumes(
+        &self,
+        trade_date: NaiveDate,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StoredVolumes>, StoreError> {
+        let versions = self
+            .with_conn(move |c| {
+                let until = as_of.map_or(i64::MAX, |t| t.timestamp_micros());
+                let mut stmt = c.prepare_cached(
+                    "SELECT symbol, available_at, short_volume, short_exempt_volume, total_volume,
+                            facilities
+                     FROM regsho_daily WHERE trade_date = ?1 AND available_at <= ?2
+                     ORDER BY symbol, available_at",
+                )?;
+                let rows = stmt.query_map(params![trade_date.to_string(), until], |r| {
+                    let micros: i64 = r.get(1)?;
+                    let required = |i: usize| {
+                        volume(r, i)?.ok_or_else(|| bad_text(i, "NULL", "a share volume"))
+                    };
+                    Ok(StoredVolumes {
+                        trade_date,
+                        row: RegShoDailyRow {
+                            symbol: r.get(0)?,
+                            short_volume: required(2)?,
+                            short_exempt_volume: volume(r, 3)?,
+                            total_volume: required(4)?,
+                        },
+                        facilities: r.get(5)?,
+                        available_at: DateTime::from_timestamp_micros(micros)
+                            .ok_or_else(|| bad_text(1, &micros.to_string(), "a time"))?,
+                    })
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        Ok(latest_volumes(versions, None))
+    }
+}
