@@ -47,6 +47,8 @@ from ._core import (
     coverage_lines,
     datasets,
     export_parquet,
+    ranking as _ranking,
+    series as _series,
     open_store,
     store_choice,
     summary_lines,
@@ -100,6 +102,8 @@ __all__ = [
     "datasets",
     "discover_symbols",
     "export",
+    "series",
+    "top",
     "open_store",
     "persist_rows",
     "store_choice",
@@ -245,6 +249,84 @@ def export(
     opened = _required_store(store, "export")
     data = export_parquet(opened, start, end, when, symbols, with_short_interest)
     return pq.read_table(pa.BufferReader(data))
+
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+    except ImportError as missing:
+        raise ImportError("this returns a pyarrow Table: pip install 'offexchange[arrow]'") from missing
+    return pa
+
+
+#: The columns of a ranking row, in order (``offx top --format csv``).
+_RANKING_COLUMNS = [
+    "symbol",
+    "trade_date",
+    "short_vol_share",
+    "short_vol_mean20",
+    "short_vol_z",
+    "ats_share_of_total",
+    "ats_mean_12w",
+    "ats_vs_mean",
+    "total_volume",
+]
+
+
+def top(
+    trade_date: date | str,
+    by: str = "short_vol_share",
+    min_total_volume: float | None = None,
+    limit: int = 25,
+    bottom: bool = False,
+    store: str | Store | None = None,
+) -> Any:
+    """A day's symbols ranked like ``offx top``, as a ``pyarrow.Table`` (best first).
+
+    ``by``: ``short_vol_share``, ``short_vol_z`` (against the symbol's 20 sessions) or
+    ``ats_share_of_total``; ``min_total_volume``: only symbols with at least that Reg SHO total
+    volume that day. Signals with fewer than 10 observations are null. ``.to_pandas()`` gives a
+    DataFrame. The table's metadata holds the counts (``ranked``, ``left_out``, ...).
+    """
+    pa = _pyarrow()
+    opened = _required_store(store, "top")
+    found = _ranking(opened, trade_date, by, min_total_volume, limit, bottom)
+    rows = [{column: row.get(column) for column in _RANKING_COLUMNS} for row in found["rows"]]
+    for row in rows:
+        row["trade_date"] = date.fromisoformat(row["trade_date"])
+    schema = pa.schema(
+        [("symbol", pa.string()), ("trade_date", pa.date32())]
+        + [(column, pa.float64()) for column in _RANKING_COLUMNS[2:]]
+    )
+    table = pa.Table.from_pylist(rows, schema=schema)
+    counts = {k: str(found[k]) for k in ("ranked", "left_out", "without_value", "below_floor")}
+    return table.replace_schema_metadata(counts)
+
+
+def series(
+    symbol: str,
+    start: date | str,
+    end: date | str,
+    store: str | Store | None = None,
+) -> Any:
+    """``symbol``'s features over ``start..end``, one row per session, like ``offx chart``:
+    ``date``, ``stored`` (a row exists), ``short_vol_share``, ``short_vol_mean20`` (20-session
+    mean, null below 10 values) and ``ats_share_of_total``, as a ``pyarrow.Table``."""
+    pa = _pyarrow()
+    opened = _required_store(store, "series")
+    points = _series(opened, symbol, start, end)
+    for point in points:
+        point["date"] = date.fromisoformat(point["date"])
+    schema = pa.schema(
+        [
+            ("date", pa.date32()),
+            ("stored", pa.bool_()),
+            ("short_vol_share", pa.float64()),
+            ("short_vol_mean20", pa.float64()),
+            ("ats_share_of_total", pa.float64()),
+        ]
+    )
+    return pa.Table.from_pylist(points, schema=schema)
 
 
 def _required_store(store: str | Store | None, purpose: str) -> Store:

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
-from typing import Literal, final
+from typing import Any, Literal, final
 
 from typing_extensions import Self
 
@@ -241,6 +241,19 @@ def export_parquet(
     with_short_interest: bool = False,
 ) -> bytes:
     """The stored features of ``start..=end`` (as of an RFC 3339 time) as a Parquet file's bytes."""
+
+def ranking(
+    store: Store,
+    trade_date: _DateLike,
+    by: str = "short_vol_share",
+    min_total_volume: float | None = None,
+    limit: int = 25,
+    bottom: bool = False,
+) -> dict[str, Any]:
+    """A day's ranking as ``offx top`` computes it: ``rows`` best first, and counts."""
+
+def series(store: Store, symbol: str, start: _DateLike, end: _DateLike) -> list[dict[str, Any]]:
+    """A symbol's points over ``start..end``, one per session, as ``offx chart`` draws them."""
 
 def _panic_for_tests(message: str) -> None:
     """Panics in Rust on purpose (tests check it arrives as ``OffexchangeError``)."""

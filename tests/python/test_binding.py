@@ -530,3 +530,51 @@ class socket_closed_port:
 
     def __exit__(self, *exc: object) -> None:
         pass
+
+
+def test_rankings_and_series_as_arrow_tables(tmp_path: Path) -> None:
+    import sqlite3
+
+    url = f"sqlite:{tmp_path / 'view.sqlite'}"
+    offexchange.backfill("2024-03-25", "2024-04-02", url, base_url=MIRROR.as_uri())
+    with sqlite3.connect(tmp_path / "view.sqlite") as con:
+        stored = dict(
+            con.execute(
+                "SELECT symbol, short_vol_share FROM daily_features WHERE trade_date = '2024-04-02'"
+                " AND short_vol_share IS NOT NULL"
+            ).fetchall()
+        )
+        volumes = dict(
+            con.execute(
+                "SELECT symbol, CAST(total_volume AS REAL) FROM regsho_daily WHERE trade_date = '2024-04-02'"
+            ).fetchall()
+        )
+
+    table = offexchange.top("2024-04-02", limit=5, store=url)
+    assert table.num_rows == 5
+    rows = table.to_pylist()
+    assert [r["short_vol_share"] for r in rows] == sorted(stored.values(), reverse=True)[:5]
+    assert all(stored[r["symbol"]] == r["short_vol_share"] for r in rows)
+    assert rows[0]["trade_date"] == date(2024, 4, 2)
+    # Six sessions of history: every rolling signal is null, never a made-up number.
+    assert all(r["short_vol_z"] is None and r["short_vol_mean20"] is None for r in rows)
+    assert table.schema.metadata[b"left_out"] == str(len(stored) - 5).encode()
+
+    floor = 1_000_000.0
+    liquid = offexchange.top("2024-04-02", min_total_volume=floor, limit=10_000, store=url)
+    assert liquid.num_rows == sum(1 for s, v in volumes.items() if v >= floor and s in stored)
+    with pytest.raises(ValueError, match="by"):
+        offexchange.top("2024-04-02", by="nope", store=url)
+
+    points = offexchange.series("BRK/B", "2024-03-25", "2024-04-02", store=url)
+    assert points.column_names == [
+        "date",
+        "stored",
+        "short_vol_share",
+        "short_vol_mean20",
+        "ats_share_of_total",
+    ]
+    assert points.num_rows == 6  # 2024-03-29 is Good Friday
+    last = points.to_pylist()[-1]
+    assert last["date"] == date(2024, 4, 2) and last["stored"] is True
+    assert last["short_vol_share"] == stored["BRK/B"]

@@ -38,6 +38,7 @@ mod export;
 mod handles;
 mod runtime;
 mod store;
+mod view;
 
 use offexchange::{
     calendar, BackfillSummary, CatchUpSummary, CoverageReport, SummaryLine, DATASETS,
@@ -153,6 +154,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(datasets, m)?)?;
     m.add_function(wrap_pyfunction!(coverage_lines, m)?)?;
     m.add_function(wrap_pyfunction!(export::export_parquet, m)?)?;
+    m.add_function(wrap_pyfunction!(view::ranking, m)?)?;
+    m.add_function(wrap_pyfunction!(view::series, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     Ok(())
 }

@@ -552,7 +552,8 @@ macro_rules! contract {
                 ats_weekly_keeps_exact_decimals,
                 ats_weekly_upserts_by_symbol_and_week,
                 ats_weekly_refuses_caller_bugs,
-                ats_weekly_pages_past_the_server_cap
+                ats_weekly_pages_past_the_server_cap,
+                read_symbols_over_a_range
             );
         }
     )+};
@@ -565,6 +566,36 @@ macro_rules! contract {
 }
 
 contract!(memory, sqlite, postgres, supabase);
+
+/// A few symbols over a range, in (date, symbol bytes) order, other symbols and dates left out.
+async fn read_symbols_over_a_range(f: Fixture) {
+    let (a, b, c) = (d1(), d2(), date(2024, 4, 3));
+    for d in [a, b, c] {
+        upsert(
+            &f,
+            d,
+            &[
+                row("BRK/B", d, [Value(0.1), Null, Null]),
+                row("CPK", d, [Value(0.2), Null, Null]),
+                row("CpK", d, [Value(0.3), Null, Null]),
+            ],
+        )
+        .await;
+    }
+    let wanted = ["CpK".to_string(), "BRK/B".to_string()];
+    let got = f.store.read_symbols(&wanted, b, c).await.unwrap();
+    let keys: Vec<(NaiveDate, &str)> = got
+        .iter()
+        .map(|r| (r.trade_date, r.symbol.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [(b, "BRK/B"), (b, "CpK"), (c, "BRK/B"), (c, "CpK")],
+        "{}",
+        f.store.describe()
+    );
+    assert_eq!(got[1].short_vol_share, Some(0.3));
+}
 
 /// One settlement version of `symbols`, each short `shares`.
 fn settlement(

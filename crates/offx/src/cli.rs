@@ -82,6 +82,10 @@ pub enum Command {
     Export(ExportArgs),
     /// A day's symbols ranked by a feature or a rolling signal, optionally only the liquid ones
     Top(TopArgs),
+    /// A symbol's features over time: an SVG file, or a compact chart in the terminal
+    Chart(ChartArgs),
+    /// One self-contained HTML page for a day: coverage, rankings, every symbol, charts
+    Report(ReportArgs),
     /// FINRA's short interest (open short positions) of symbols over settlement dates, as
     /// stored; with --as-of, as knowable then
     ShortInterest(ShortInterestArgs),
@@ -234,6 +238,43 @@ pub struct TopArgs {
     pub format: ListFormat,
 }
 
+#[derive(Args, Debug)]
+pub struct ChartArgs {
+    /// The symbol, exact Reg SHO spelling (BRK/B)
+    pub symbol: String,
+    /// First session [default: 90 days before --to]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub from: Option<NaiveDate>,
+    /// Last session [default: the store's latest]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub to: Option<NaiveDate>,
+    /// Write the chart to this file, SVG or PNG by its name (written whole, then renamed)
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
+    pub out: Option<std::path::PathBuf>,
+    /// Store URL [env: OFFX_STORE] [default: sqlite in the user data dir]
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Trading date, YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub date: NaiveDate,
+    /// Only symbols with at least this Reg SHO total volume in the lists
+    #[arg(long, value_name = "SHARES")]
+    pub min_total_volume: Option<f64>,
+    /// Rows per list
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+    /// Write here [default: offexchange-report-DATE.html]
+    #[arg(long, value_name = "FILE.html")]
+    pub out: Option<std::path::PathBuf>,
+    /// Store URL [env: OFFX_STORE] [default: sqlite in the user data dir]
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+}
+
 /// What `offx top` ranks by.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RankByArg {
@@ -344,6 +385,9 @@ pub struct EnrichArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Table format: print only the first N rows (by symbol) and say how many were left out
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: Option<u32>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,11 +27,24 @@ pub fn print(
     rows: &[FeatureRow],
     report: &SessionReport,
     stored: Option<&UpsertSummary>,
+    limit: Option<usize>,
 ) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
-        Format::Table => writeln!(out, "{}", table(rows))?,
+        Format::Table => {
+            let shown = limit.unwrap_or(rows.len()).min(rows.len());
+            writeln!(out, "{}", table(&rows[..shown]))?;
+            if shown < rows.len() {
+                writeln!(
+                    out,
+                    "{shown} of {} rows shown; {} more left out by --limit (--format csv prints \
+                     every row)",
+                    rows.len(),
+                    rows.len() - shown
+                )?;
+            }
+        }
         Format::Csv => {
             let mut w = csv::Writer::from_writer(out);
             w.write_record(COLUMNS)?;

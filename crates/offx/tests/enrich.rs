@@ -361,3 +361,45 @@ async fn a_dotenv_file_is_read_and_the_environment_wins() {
     .await;
     assert!(ok.status.success(), "{}", stderr(&ok));
 }
+
+#[tokio::test]
+async fn a_limited_table_says_how_many_rows_were_left_out() {
+    let work = tempfile::tempdir().unwrap();
+    let mirror = sample_mirror(work.path());
+    let out = offx(
+        &[
+            "enrich",
+            "--date",
+            "2024-04-01",
+            "--no-store",
+            "--limit",
+            "5",
+        ],
+        &[("FINRA_BASE_URL", &file_url(&mirror))],
+        work.path(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rows = text
+        .lines()
+        .filter(|l| l.contains("2024-04-01") && !l.contains("rows shown"))
+        .count();
+    assert_eq!(rows, 5, "{text}");
+    let note = text
+        .lines()
+        .find(|l| l.contains("rows shown"))
+        .expect("the note");
+    assert!(
+        note.starts_with("5 of 301 rows shown; 296 more left out by --limit"),
+        "{note}"
+    );
+    // No rule between rows: one under the header, one above, one below.
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("──") || l.contains("══"))
+            .count(),
+        3,
+        "{text}"
+    );
+}

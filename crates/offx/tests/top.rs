@@ -9,19 +9,11 @@ mod common;
 use std::collections::HashMap;
 use std::path::Path;
 
-use common::{offx, stderr, stdout};
+use common::{offx, stderr, stdout, synth_mirror};
 use offx_testkit::FinraCdn;
 use rusqlite::Connection;
 
 const DAY: &str = "2024-02-09";
-
-fn mirror(root: &Path) {
-    let (mut plan, _, _) = offx_synth::sample_plan(120, 7);
-    plan.missing.clear();
-    plan.short_over_total.clear();
-    let d = |m, day| chrono::NaiveDate::from_ymd_opt(2024, m, day).unwrap();
-    offx_synth::mirror(root, d(1, 2), d(2, 9), &plan).expect("mirror");
-}
 
 /// (symbol -> short_vol_share) of each of the 20 sessions ending with DAY, from the store.
 fn window(db: &Path) -> (Vec<String>, HashMap<String, Vec<Option<f64>>>) {
@@ -56,7 +48,7 @@ fn window(db: &Path) -> (Vec<String>, HashMap<String, Vec<Option<f64>>>) {
 async fn rankings_signals_and_the_volume_floor_agree_with_the_stored_tables() {
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("mirror");
-    mirror(&root);
+    synth_mirror(&root, "2024-01-02", DAY, 120);
     let cdn = FinraCdn::serve_dir(&root).await;
     let db = work.path().join("top.sqlite");
     let store = format!("sqlite:{}", db.display());

@@ -288,6 +288,27 @@ pub trait Store: Send + Sync {
     /// The stored rows of `trade_date`, sorted by symbol.
     async fn read(&self, trade_date: NaiveDate) -> Result<Vec<StoredRow>, StoreError>;
 
+    /// The stored rows of `symbols` over `from..=to`, sorted by (trade_date, symbol bytes): a
+    /// symbol's series (charts). The default reads date by date; SQL stores ask once.
+    async fn read_symbols(
+        &self,
+        symbols: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<StoredRow>, StoreError> {
+        let mut out = Vec::new();
+        for date in crate::calendar::sessions_between(from, to) {
+            out.extend(
+                self.read(date)
+                    .await?
+                    .into_iter()
+                    .filter(|r| symbols.contains(&r.symbol)),
+            );
+        }
+        sort_by_date_and_symbol(&mut out);
+        Ok(out)
+    }
+
     /// Which of `dates` already have rows (a backfill resumes after them). The default asks
     /// date by date; stores with a cheaper way override it.
     async fn dates_with_rows(&self, dates: &[NaiveDate]) -> Result<Vec<NaiveDate>, StoreError> {
@@ -547,6 +568,13 @@ pub(crate) fn latest_volumes(
         }
     }
     out
+}
+
+/// Rows in (trade_date, symbol bytes) order.
+pub(crate) fn sort_by_date_and_symbol(rows: &mut [StoredRow]) {
+    rows.sort_by(|a, b| {
+        (a.trade_date, a.symbol.as_bytes()).cmp(&(b.trade_date, b.symbol.as_bytes()))
+    });
 }
 
 /// The value a cell writes, or `None` to keep what is stored (a pending cell).

@@ -348,6 +348,48 @@ impl Store for SqliteStore {
         Ok(summary)
     }
 
+    async fn read_symbols(
+        &self,
+        symbols: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<StoredRow>, StoreError> {
+        let symbols = symbols.to_vec();
+        let mut rows = self
+            .with_conn(move |c| {
+                let mut out = Vec::new();
+                // Bound placeholders only, in chunks below SQLite's variable limit.
+                for chunk in symbols.chunks(500) {
+                    let marks = vec!["?"; chunk.len()].join(", ");
+                    let sql = format!(
+                        "SELECT symbol, trade_date, short_vol_share, short_exempt_share,
+                                ats_share_of_total
+                         FROM daily_features
+                         WHERE trade_date BETWEEN ? AND ? AND symbol IN ({marks})"
+                    );
+                    let mut stmt = c.prepare(&sql)?;
+                    let mut values: Vec<String> = vec![from.to_string(), to.to_string()];
+                    values.extend(chunk.iter().cloned());
+                    let found = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                        Ok(StoredRow {
+                            symbol: r.get(0)?,
+                            trade_date: date(r, 1)?.unwrap_or_default(),
+                            short_vol_share: r.get(2)?,
+                            short_exempt_share: r.get(3)?,
+                            ats_share_of_total: r.get(4)?,
+                        })
+                    })?;
+                    for row in found {
+                        out.push(row?);
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        super::sort_by_date_and_symbol(&mut rows);
+        Ok(rows)
+    }
+
     async fn read(&self, trade_date: NaiveDate) -> Result<Vec<StoredRow>, StoreError> {
         self.with_conn(move |c| {
             let mut stmt = c.prepare(

@@ -39,7 +39,13 @@ pub async fn run(settings: &Settings, global: &Global, args: EnrichArgs) -> Resu
                     summary.elapsed.as_secs_f64() * 1e3
                 );
             }
-            output::print(args.format, &session.rows, &session.report, stored.as_ref())?;
+            output::print(
+                args.format,
+                &session.rows,
+                &session.report,
+                stored.as_ref(),
+                args.limit.map(|n| n as usize),
+            )?;
         }
     }
     Ok(())

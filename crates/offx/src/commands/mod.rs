@@ -3,11 +3,13 @@
 mod backfill;
 mod cache;
 mod catch_up;
+mod chart;
 mod coverage;
 mod datasets;
 mod db;
 mod enrich;
 mod export;
+mod report;
 mod short_interest;
 mod top;
 
@@ -31,6 +33,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::CatchUp(args) => catch_up::run(&settings, &cli.global, args).await,
         Command::Export(args) => export::run(args).await,
         Command::Top(args) => top::run(args).await,
+        Command::Chart(args) => chart::run(args).await,
+        Command::Report(args) => report::run(&settings, args).await,
         Command::ShortInterest(args) => short_interest::run(args).await,
         Command::Coverage(args) => coverage::run(&settings, args).await,
         Command::Datasets => datasets::run(),
@@ -125,4 +129,26 @@ pub async fn open_store(explicit: Option<&str>) -> Result<Option<Box<dyn Store>>
 
 fn default_sqlite_path() -> Option<PathBuf> {
     dirs::data_dir().map(|d| d.join("offexchange").join("offexchange.sqlite"))
+}
+
+/// Writes `bytes` beside `path`, then renames the file into place: a failed write never leaves
+/// half a file where a user looks for it.
+pub fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let mut temp = tempfile::NamedTempFile::new_in(dir.unwrap_or(std::path::Path::new(".")))
+        .with_context(|| format!("cannot write beside {}", path.display()))?;
+    temp.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    // A temporary file is private (0600); a chart or report is meant to be opened and shared.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    temp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }

@@ -65,6 +65,15 @@ pub fn stored_rows(db: &Path) -> Vec<Row> {
     rows.collect::<Result<_, _>>().expect("rows")
 }
 
+/// A synthetic mirror of `symbols` over `from..=to` (every file published), at `root`.
+pub fn synth_mirror(root: &Path, from: &str, to: &str, symbols: usize) {
+    let (mut plan, _, _) = offx_synth::sample_plan(symbols, 7);
+    plan.missing.clear();
+    plan.short_over_total.clear();
+    let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").expect("a date");
+    offx_synth::mirror(root, day(from), day(to), &plan).expect("mirror");
+}
+
 /// Writes the synthetic sample mirror into `dir` and returns its path.
 pub fn sample_mirror(dir: &Path) -> PathBuf {
     let root = dir.join("mirror");

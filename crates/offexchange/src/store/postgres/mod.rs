@@ -546,6 +546,46 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn read_symbols(
+        &self,
+        symbols: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<StoredRow>, StoreError> {
+        let doing = format!("reading {} symbol(s) over {from} .. {to}", symbols.len());
+        let rows = self
+            .client()
+            .await?
+            .query_typed(
+                "SELECT symbol, trade_date, short_vol_share::float8, short_exempt_share::float8,
+                        ats_share_of_total::float8
+                 FROM daily_features
+                 WHERE trade_date BETWEEN $1 AND $2 AND symbol = ANY($3)",
+                &[
+                    (&from, Type::DATE),
+                    (&to, Type::DATE),
+                    (&symbols, Type::TEXT_ARRAY),
+                ],
+            )
+            .await
+            .map_err(|e| self.error(&doing, &e))?;
+        let mut out = rows
+            .iter()
+            .map(|r| -> Result<StoredRow, tokio_postgres::Error> {
+                Ok(StoredRow {
+                    symbol: r.try_get(0)?,
+                    trade_date: r.try_get(1)?,
+                    short_vol_share: r.try_get(2)?,
+                    short_exempt_share: r.try_get(3)?,
+                    ats_share_of_total: r.try_get(4)?,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.error(&doing, &e))?;
+        super::sort_by_date_and_symbol(&mut out);
+        Ok(out)
+    }
+
     async fn read(&self, trade_date: NaiveDate) -> Result<Vec<StoredRow>, StoreError> {
         let doing = format!("reading {trade_date}");
         let rows = self

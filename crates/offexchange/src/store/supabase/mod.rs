@@ -95,6 +95,8 @@ pub struct SupabaseStore {
     short_interest_rest: Rest,
     /// `regsho_daily` (migration 006).
     volumes_rest: Rest,
+    /// Set once the project was found without `regsho_daily` (said once, then skipped).
+    volumes_missing: Arc<std::sync::atomic::AtomicBool>,
     /// `offx_upsert_daily_features` (migration 004): a date in one transaction.
     rpc_rest: Rest,
     /// Whether that function exists: unknown until the first call; once absent, batches.
@@ -144,6 +146,7 @@ impl SupabaseStore {
             versions_rest: rest.with_table(at(history::VERSIONS_PATH)),
             short_interest_rest: rest.with_table(at(short_interest::PATH)),
             volumes_rest: rest.with_table(at(regsho_daily::PATH)),
+            volumes_missing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             rpc_rest: rest.with_table(at(UPSERT_FUNCTION_PATH)),
             rpc: Arc::new(AtomicU8::new(RPC_UNKNOWN)),
             rest,

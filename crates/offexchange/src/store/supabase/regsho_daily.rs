@@ -61,14 +61,34 @@ impl SupabaseStore {
                 facilities: provenance.facilities,
             })
             .collect();
-        self.send(
-            &self.volumes_rest,
-            "trade_date,symbol,available_at",
-            COLUMNS,
-            &wire,
-            "regsho_daily",
-        )
-        .await
+        let sent = self
+            .send(
+                &self.volumes_rest,
+                "trade_date,symbol,available_at",
+                COLUMNS,
+                &wire,
+                "regsho_daily",
+            )
+            .await;
+        match sent {
+            // A project that has not applied migration 006 yet: the session's features matter
+            // more than the volumes beside them. Said once, not failed.
+            Err(e) if e.message.contains("PGRST205") => {
+                if !self
+                    .volumes_missing
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    tracing::warn!(
+                        "{}: table regsho_daily is missing, so the Reg SHO volumes behind the \
+                         ratios are not stored (offx top --min-total-volume needs them): apply \
+                         migrations/006_regsho_daily.sql in the SQL editor",
+                        self.project
+                    );
+                }
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     pub(super) async fn read_volumes(
