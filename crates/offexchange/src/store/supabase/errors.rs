@@ -29,6 +29,31 @@ pub(super) fn advice(failure: &Failure) -> Option<&'static str> {
             );
         }
     }
+    // The tables of later migrations, each with the file that creates it.
+    let later = [
+        (
+            super::short_interest::PATH,
+            "create the short_interest table: apply migrations/005_short_interest.sql (offx db \
+             init --store \"$SUPABASE_DB_URL\", or paste it into the SQL editor), then reload \
+             the schema cache",
+        ),
+        (
+            super::regsho_daily::PATH,
+            "create the regsho_daily table: apply migrations/006_regsho_daily.sql (offx db init \
+             --store \"$SUPABASE_DB_URL\", or paste it into the SQL editor), then reload the \
+             schema cache",
+        ),
+    ];
+    let missing = matches!(
+        (status, failure.code()),
+        (_, Some("PGRST205" | "42P01" | "42703" | "PGRST204")) | (Some(404), _)
+    );
+    if let Some((_, advice)) = later
+        .iter()
+        .find(|(path, _)| missing && failure.target.contains(path))
+    {
+        return Some(advice);
+    }
     if failure.target.contains(ATS_WEEKLY_PATH) {
         return match (status, failure.code()) {
             (_, Some("PGRST205" | "42P01" | "42703" | "PGRST204")) | (Some(404), _) => Some(
@@ -64,5 +89,53 @@ pub(super) fn advice(failure: &Failure) -> Option<&'static str> {
         ),
         (Some(401), _) => Some("the API key was refused: check the project URL and key"),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::{Method, StatusCode};
+
+    use super::*;
+
+    fn missing(target: &str) -> Failure {
+        Failure {
+            method: Method::POST,
+            target: target.to_string(),
+            status: Some(StatusCode::NOT_FOUND),
+            body: None,
+            attempts: 1,
+            message: "no such table".into(),
+        }
+    }
+
+    #[test]
+    fn a_missing_table_names_the_migration_that_creates_it() {
+        let cases = [
+            (
+                "/rest/v1/daily_features?on_conflict=symbol,trade_date",
+                "001_daily_features",
+            ),
+            (
+                "/rest/v1/ats_weekly?on_conflict=symbol,week_start",
+                "002_ats_weekly",
+            ),
+            (
+                "/rest/v1/finra_files?on_conflict=dataset,name,sha256",
+                "003_provenance",
+            ),
+            (
+                "/rest/v1/short_interest?on_conflict=settlement_date",
+                "005_short_interest",
+            ),
+            (
+                "/rest/v1/regsho_daily?on_conflict=trade_date",
+                "006_regsho_daily",
+            ),
+        ];
+        for (target, migration) in cases {
+            let said = advice(&missing(target)).unwrap_or_default();
+            assert!(said.contains(migration), "{target}: {said}");
+        }
     }
 }
