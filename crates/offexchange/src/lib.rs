@@ -53,6 +53,7 @@ pub use datasets::starts::{DatasetStart, STARTS as DATASET_STARTS};
 pub use datasets::{DatasetInfo, REGISTRY as DATASETS};
 pub use engine::{Engine, EngineError};
 pub use features::{AtsWeeklyRow, DayVolumes, Feature, FeatureRow, RegShoDay};
+pub use jobs::signals::{MIN_HISTORY, SHORT_WINDOW};
 pub use jobs::{
     export, export_to, persist, BackfillError, BackfillEvent, BackfillOptions, BackfillSummary,
     CatchUpSummary, ComputedSession, CoverageDay, CoverageReport, CoverageState, DatasetCoverage,
@@ -63,7 +64,7 @@ pub use jobs::{
     export_columns, read_short_interest, SettlementCounts, SettlementOutcome, SettlementState,
     ShortInterestCells, ShortInterestQuery, ShortInterestSummary, SHORT_INTEREST_COLUMNS,
 };
-pub use jobs::{signals, top, RankBy, Ranking, SymbolSignals};
+pub use jobs::{rank, signals, top, RankBy, Ranking, SymbolSignals};
 pub use quality::{FileQuality, SkippedLine, SymbolIssue};
 pub use report::{FileStatus, Level, ReportLine, SessionReport, SummaryLine};
 pub use source::FinraHttpError;

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use chrono::{Duration, NaiveDate};
 use offexchange::store::Store;
-use offexchange::{signals, CoverageReport, RankBy, SymbolSignals};
+use offexchange::{rank, signals, CoverageReport, RankBy, SymbolSignals};
 
 use crate::series::series_many;
 use crate::svg::chart_svg;
@@ -49,36 +49,16 @@ pub async fn report_html(
     coverage: Option<&CoverageReport>,
 ) -> Result<String, ViewError> {
     let day = signals(store, request.date).await?;
-    let liquid: Vec<&SymbolSignals> = day
-        .iter()
-        .filter(|s| {
-            request
-                .min_total_volume
-                .is_none_or(|floor| s.total_volume.is_some_and(|v| v >= floor))
-        })
-        .collect();
-    let ranked = |by: RankBy, bottom: bool| -> Vec<&SymbolSignals> {
-        let value = |s: &SymbolSignals| match by {
-            RankBy::ShortVolShare => s.short_vol_share,
-            RankBy::ShortVolZ => s.short_vol_z,
-            RankBy::AtsShareOfTotal => s.ats_share_of_total,
-        };
-        let mut with: Vec<(f64, &SymbolSignals)> = liquid
-            .iter()
-            .filter_map(|s| Some((value(s)?, *s)))
-            .collect();
-        with.sort_by(|a, b| {
-            let o = b.0.total_cmp(&a.0);
-            if bottom {
-                o.reverse()
-            } else {
-                o
-            }
-        });
-        with.into_iter()
-            .take(request.limit)
-            .map(|(_, s)| s)
-            .collect()
+    let ranked = |by: RankBy, bottom: bool| {
+        rank(
+            request.date,
+            day.iter().cloned(),
+            by,
+            request.min_total_volume,
+            request.limit,
+            bottom,
+        )
+        .rows
     };
     let top = ranked(RankBy::ShortVolShare, false);
     let bottom = ranked(RankBy::ShortVolShare, true);
@@ -188,7 +168,7 @@ pub async fn report_html(
     Ok(html)
 }
 
-fn list(html: &mut String, title: &str, rows: &[&SymbolSignals]) {
+fn list(html: &mut String, title: &str, rows: &[SymbolSignals]) {
     let _ = writeln!(
         html,
         "<section><h2>{}</h2><table><tr><th>#</th><th>symbol</th><th>short_vol_share</th>\

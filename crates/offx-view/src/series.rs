@@ -9,10 +9,9 @@ use serde::Serialize;
 
 use crate::ViewError;
 
-/// Sessions in the rolling mean of `short_vol_share`.
-pub const MEAN_WINDOW: usize = 20;
-/// Observations the rolling mean needs (fewer: null).
-pub const MIN_HISTORY: usize = 10;
+// The engine's rolling-signal window and minimum history (`short_vol_mean20`), so a chart's
+// mean line is the mean `offx top` ranks by.
+use offexchange::{MIN_HISTORY, SHORT_WINDOW as MEAN_WINDOW};
 
 /// One session of a symbol.
 #[derive(Debug, Clone, PartialEq, Serialize)]

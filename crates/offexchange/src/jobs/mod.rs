@@ -34,4 +34,4 @@ pub use short_interest::{
     read_short_interest, SettlementCounts, SettlementOutcome, SettlementState, ShortInterestQuery,
     ShortInterestSummary,
 };
-pub use signals::{signals, top, RankBy, Ranking, SymbolSignals};
+pub use signals::{rank, signals, top, RankBy, Ranking, SymbolSignals};

@@ -145,13 +145,21 @@ impl Engine {
             rows,
             report,
         };
-        if let (Some(store), Freshness::Cached) = (store, freshness) {
-            if !stored_versions(store, settlement).await?.is_empty() {
-                return Ok((
-                    outcome(SettlementState::AlreadyStored, 0, report),
-                    Vec::new(),
-                ));
+        // The ledger's versions, read once: a settlement it holds is not fetched again unless
+        // refreshing, and a version read again is not stored twice.
+        let known = match store {
+            Some(store) => {
+                store
+                    .short_interest_versions(settlement, settlement)
+                    .await?
             }
+            None => Vec::new(),
+        };
+        if freshness == Freshness::Cached && !known.is_empty() {
+            return Ok((
+                outcome(SettlementState::AlreadyStored, 0, report),
+                Vec::new(),
+            ));
         }
         let load = ShortInterest
             .load(self, settlement, freshness, &mut report)
@@ -161,10 +169,6 @@ impl Engine {
                 outcome(SettlementState::NotPublished, 0, report),
                 Vec::new(),
             ));
-        };
-        let known = match store {
-            Some(store) => stored_versions(store, settlement).await?,
-            None => Vec::new(),
         };
         if known.iter().any(|v| v.version.sha256 == version.sha256) {
             return Ok((
@@ -274,14 +278,6 @@ impl Engine {
             .await?;
         Ok(day.volumes.into_keys().collect())
     }
-}
-
-/// The versions of `settlement` in the ledger.
-pub(crate) async fn stored_versions(
-    store: &dyn Store,
-    settlement: NaiveDate,
-) -> Result<Vec<SettlementVersion>, StoreError> {
-    store.short_interest_versions(settlement, settlement).await
 }
 
 /// The version of each settlement in `versions` a reader at `at` may know: the latest published

@@ -209,8 +209,21 @@ pub async fn top(
     bottom: bool,
 ) -> Result<Ranking, StoreError> {
     let all = signals(store, date).await?;
+    Ok(rank(date, all, by, min_total_volume, limit, bottom))
+}
+
+/// Ranks a day's computed [`signals`] (no I/O): what [`top`] returns, for callers that rank
+/// the same day several ways (the report).
+pub fn rank(
+    trade_date: NaiveDate,
+    all: impl IntoIterator<Item = SymbolSignals>,
+    by: RankBy,
+    min_total_volume: Option<f64>,
+    limit: usize,
+    bottom: bool,
+) -> Ranking {
     let mut ranking = Ranking {
-        trade_date: date,
+        trade_date,
         by,
         bottom,
         min_total_volume,
@@ -246,7 +259,7 @@ pub async fn top(
     ranking.ranked = ranked.len();
     ranking.left_out = ranked.len().saturating_sub(limit);
     ranking.rows = ranked.into_iter().take(limit).map(|(_, s)| s).collect();
-    Ok(ranking)
+    ranking
 }
 
 #[cfg(test)]
