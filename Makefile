@@ -15,7 +15,7 @@ demo: sample
 ## Writes the deterministic sample mirror (weeks of 2024-03-25 and 2024-04-01).
 sample:
 	@rm -rf $(SAMPLE)
-	$(CARGO) run -q --release -p offx-synth -- --out $(SAMPLE) --sample
+	$(CARGO) run -q -p offx-synth -- --out $(SAMPLE) --sample
 
 ## Every check CI runs: formatting, clippy, and all tests.
 test: lint test-rust test-python
@@ -58,8 +58,8 @@ py-install: $(VENV)/.requirements
 ## to end: deploy, worker, served deployments) and mypy (package, stubs, flows).
 test-python: py-install
 	test -d $(SAMPLE)/regsho || $(MAKE) sample
-	$(CARGO) build -q --release -p offx
-	PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 $(PY) -m pytest tests/python -q --durations=5
+	$(CARGO) build -q -p offx
+	OFFX_BIN=$(CURDIR)/target/debug/offx PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 $(PY) -m pytest tests/python -q --durations=5
 	$(PY) -m mypy
 
 ## The flow's first seed command on the sample mirror (Prefect starts a temporary server).
@@ -69,7 +69,7 @@ py-demo: py-install
 		$(PY) -c "from datetime import date; from flows.compute_offexchange_features import compute_offexchange_features; print(compute_offexchange_features(date(2024, 4, 1), persist=False))"
 
 ## Fuzzing (cargo-fuzz, nightly): seeds the corpora, then a 60 s smoke run of each parser target.
-FUZZ_TARGETS := regsho ats_zip ats_json
+FUZZ_TARGETS := regsho ats_zip ats_json short_interest
 FUZZ_SECONDS ?= 60
 
 .PHONY: fuzz

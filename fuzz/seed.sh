@@ -11,7 +11,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 real="${OFFX_REALDATA:-$root/../shared/realdata}"
 corpus="$here/corpus"
-mkdir -p "$corpus/regsho" "$corpus/ats_zip" "$corpus/ats_json"
+mkdir -p "$corpus/regsho" "$corpus/ats_zip" "$corpus/ats_json" "$corpus/short_interest"
 
 # A real file cut to its header, the first $2 rows and a record count that matches them.
 head_with_count() {
@@ -59,8 +59,17 @@ done
 find "$tmp/mirror" -name '*.zip' | while read -r f; do
     install -m 0644 "$f" "$corpus/ats_zip/synth-$(basename "$f")"
 done
+# Short interest: the generator's shrt files (no real one is in ../shared), and an API page shaped
+# like the rows a public client recorded from api.finra.org (tests/short_interest.rs).
+find "$tmp/mirror" -name 'shrt*.csv' | while read -r f; do
+    install -m 0644 "$f" "$corpus/short_interest/synth-$(basename "$f")"
+done
+cat > "$corpus/short_interest/api-page.json" <<'JSON'
+[{"symbolCode":"AA","issueName":"Alcoa Corporation","marketClassCode":"NYSE","settlementDate":"2026-05-29","currentShortPositionQuantity":10624431,"previousShortPositionQuantity":9476203,"averageDailyVolumeQuantity":9564290,"daysToCoverQuantity":1.11,"changePercent":12.12,"changePreviousNumber":1148228,"revisionFlag":null,"stockSplitFlag":null},
+ {"symbolCode":"AACAF","issueName":"AAC Technologies Holdings Inc","marketClassCode":"OTC","settlementDate":"2026-05-29","currentShortPositionQuantity":4612254,"averageDailyVolumeQuantity":33,"daysToCoverQuantity":999.99,"changePercent":5.5}]
+JSON
 
-for t in regsho ats_zip ats_json; do
+for t in regsho ats_zip ats_json short_interest; do
     printf '%-9s %3d seeds, largest %s bytes\n' "$t" "$(ls "$corpus/$t" | wc -l)" \
         "$(ls -S "$corpus/$t" | head -1 | xargs -I{} stat -c %s "$corpus/$t/{}")"
 done

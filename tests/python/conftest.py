@@ -169,7 +169,13 @@ def use_finra(monkeypatch: pytest.MonkeyPatch, finra: FinraServer) -> FinraServe
 
 @pytest.fixture(scope="session")
 def offx() -> Path:
-    """The CLI binary (built by `make test-python`; built here if missing)."""
+    """The CLI binary: `OFFX_BIN` (`make test-python` points it at the debug build `cargo test`
+    already made, so CI compiles no second optimized copy of the engine), else a built one."""
+    explicit = os.environ.get("OFFX_BIN")
+    if explicit:
+        if not Path(explicit).is_file():
+            pytest.fail(f"OFFX_BIN={explicit}: no such file")
+        return Path(explicit)
     for profile in ("release", "debug"):
         binary = REPO / "target" / profile / "offx"
         if binary.is_file():

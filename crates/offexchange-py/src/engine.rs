@@ -307,14 +307,13 @@ impl PyEngine {
             let date = extract_date(trade_date)?;
             let engine = self.engine.clone();
             let store = store.store.clone();
-            let report = block_on(py, async move {
+            let lines = block_on(py, async move {
                 let mut report = SessionReport::default();
                 engine
                     .record_due_short_interest(date, store.as_ref(), &mut report)
-                    .await;
-                report
+                    .await
             })?;
-            Ok(report.coverage)
+            Ok(lines)
         })
     }
 

@@ -224,36 +224,52 @@ impl Engine {
     /// **Stage 5 of a stored session**: the settlement due by `trade_date` (and the one before,
     /// in case a run was missed) recorded when the store lacks it. A failure is reported, not
     /// raised: the session is committed, and the next session or a catch-up tries again.
+    ///
+    /// Returns a line per settlement it acted on. Only what is missing (not published yet, or
+    /// failed) also goes into the session's coverage, which fronts show as warnings; a stored
+    /// settlement is logged at info level.
     pub async fn record_due_short_interest(
         &self,
         trade_date: NaiveDate,
         store: &dyn Store,
         report: &mut SessionReport,
-    ) {
+    ) -> Vec<String> {
+        let mut lines = Vec::new();
         let mut due = settlements_for(trade_date - Duration::days(20), trade_date);
         let keep_from = due.len().saturating_sub(2);
         for settlement in due.drain(keep_from..) {
             match self.record_settlement(settlement, Some(store), false).await {
                 Ok((outcome, _)) => match outcome.state {
-                    SettlementState::Stored => report.coverage.push(format!(
-                        "short interest of settlement {settlement}: {} rows stored",
-                        outcome.rows
-                    )),
-                    SettlementState::NotPublished => report.coverage.push(format!(
-                        "short interest of settlement {settlement}: due {}, not published yet",
-                        publication_date(settlement)
-                    )),
+                    SettlementState::Stored => {
+                        let line = format!(
+                            "short interest of settlement {settlement}: {} rows stored",
+                            outcome.rows
+                        );
+                        tracing::info!("{line}");
+                        lines.push(line);
+                    }
+                    SettlementState::NotPublished => {
+                        let line = format!(
+                            "short interest of settlement {settlement}: due {}, not published yet",
+                            publication_date(settlement)
+                        );
+                        report.coverage.push(line.clone());
+                        lines.push(line);
+                    }
                     SettlementState::AlreadyStored => {}
                 },
                 Err(e) => {
                     tracing::warn!("short interest of settlement {settlement} not recorded: {e}");
-                    report.coverage.push(format!(
+                    let line = format!(
                         "short interest of settlement {settlement} not recorded ({e}); the next \
                          session or offx catch-up tries again"
-                    ));
+                    );
+                    report.coverage.push(line.clone());
+                    lines.push(line);
                 }
             }
         }
+        lines
     }
 
     /// The Reg SHO symbols to map FINRA's short interest spelling onto, cheapest first: those
