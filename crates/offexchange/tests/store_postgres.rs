@@ -285,6 +285,78 @@ async fn a_seed_table_gains_the_feature_columns() {
     assert_eq!(close, "170.03");
 }
 
+/// The indexes of `schema`'s daily_features: (name, columns in key order).
+async fn key_columns(schema: &Schema) -> Vec<(String, Vec<String>)> {
+    let rows = admin()
+        .await
+        .query(
+            "SELECT c.relname::text,
+                    array_agg(a.attname::text ORDER BY k.ord)
+             FROM pg_index i
+             JOIN pg_class c ON c.oid = i.indexrelid
+             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             WHERE i.indrelid = $1::text::regclass
+             GROUP BY c.relname ORDER BY c.relname",
+            &[&schema.table()],
+        )
+        .await
+        .expect("indexes");
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+/// A table the migration creates is keyed date-major with no second index; a seed's symbol-major
+/// key is kept, gains the trade_date index, and upserts into it work the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_table_is_keyed_date_major_and_a_symbol_major_seed_keeps_working() {
+    let ours = Schema::new("datemajor").await;
+    let store = open(&ours).await;
+    store.init().await.expect("init twice");
+    assert_eq!(
+        key_columns(&ours).await,
+        vec![(
+            "daily_features_pkey".to_string(),
+            vec!["trade_date".to_string(), "symbol".to_string()]
+        )]
+    );
+
+    let seed = Schema::new("symbolmajor").await;
+    admin()
+        .await
+        .batch_execute(&format!(
+            "CREATE TABLE {} (symbol text NOT NULL, trade_date date NOT NULL,
+                              PRIMARY KEY (symbol, trade_date))",
+            seed.table()
+        ))
+        .await
+        .expect("seed table");
+    let seeded = open(&seed).await;
+    let keys = key_columns(&seed).await;
+    assert!(
+        keys.iter().any(|(_, c)| c == &["symbol", "trade_date"]),
+        "{keys:?}"
+    );
+    assert!(keys.iter().any(|(_, c)| c == &["trade_date"]), "{keys:?}");
+
+    let d = date(2024, 4, 1);
+    for store in [&store, &seeded] {
+        store.upsert(d, &rows(500, d, 0.25)).await.expect("insert");
+        let want = rows(500, d, 0.5);
+        let again = store.upsert(d, &want).await.expect("update");
+        assert_eq!((again.inserted, again.updated), (0, 500));
+        let read = store.read(d).await.expect("read");
+        let got: Vec<(&str, Option<f64>)> = read
+            .iter()
+            .map(|r| (r.symbol.as_str(), r.short_vol_share))
+            .collect();
+        let sent: Vec<(&str, Option<f64>)> = want
+            .iter()
+            .map(|r| (r.symbol.as_str(), r.short_vol_share.value()))
+            .collect();
+        assert_eq!(got, sent);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_without_the_natural_key_is_explained() {
     let schema = Schema::new("nokey").await;

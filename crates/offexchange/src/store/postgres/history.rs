@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio_postgres::types::Type;
 
-use super::PostgresStore;
+use super::{NewDate, PostgresStore};
 use crate::features::FeatureRow;
 use crate::provenance::PublishedFrom;
 use crate::store::{
@@ -22,24 +22,32 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bi
 ON CONFLICT (dataset, name, sha256) DO UPDATE SET last_seen_at = excluded.last_seen_at
 ";
 
-const INSERT_VERSIONS: &str = "
-INSERT INTO feature_versions (symbol, trade_date, part, available_at, short_vol_share,
+/// A session's versions; `ON CONFLICT DO NOTHING` (a version stored before stays as it is) only
+/// when the table holds versions of the date already (see `NEW_DATE`).
+macro_rules! insert_versions {
+    ($conflict:literal) => {
+        concat!(
+            "INSERT INTO feature_versions (symbol, trade_date, part, available_at, short_vol_share,
                               short_exempt_share, ats_share_of_total)
 SELECT s, $1, p, a, v1, v2, v3
 FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::float8[], $6::float8[], $7::float8[])
-     AS t(s, p, a, v1, v2, v3)
-ON CONFLICT DO NOTHING
-";
+     AS t(s, p, a, v1, v2, v3)",
+            $conflict
+        )
+    };
+}
+const INSERT_VERSIONS: &str = insert_versions!(" ON CONFLICT DO NOTHING");
+const INSERT_NEW_VERSIONS: &str = insert_versions!("");
 
-/// Records a session's ledger rows and feature versions inside the caller's transaction.
 pub(super) async fn write_provenance(
     tx: &tokio_postgres::Transaction<'_>,
     trade_date: NaiveDate,
     rows: &[FeatureRow],
     provenance: &Provenance<'_>,
+    new: NewDate,
 ) -> Result<(), tokio_postgres::Error> {
     write_ledger(tx, provenance.sources).await?;
-    super::regsho_daily::write(tx, trade_date, provenance).await?;
+    super::regsho_daily::write(tx, trade_date, provenance, new.volumes).await?;
     let versions = versions_of(trade_date, rows, provenance);
     let symbols: Vec<&str> = versions.iter().map(|v| v.symbol.as_str()).collect();
     let parts: Vec<&str> = versions.iter().map(|v| v.part.as_str()).collect();
@@ -47,8 +55,13 @@ pub(super) async fn write_provenance(
     let short: Vec<Option<f64>> = versions.iter().map(|v| v.short_vol_share).collect();
     let exempt: Vec<Option<f64>> = versions.iter().map(|v| v.short_exempt_share).collect();
     let ats: Vec<Option<f64>> = versions.iter().map(|v| v.ats_share_of_total).collect();
-    tx.query_typed(
-        INSERT_VERSIONS,
+    let insert = if new.versions {
+        INSERT_NEW_VERSIONS
+    } else {
+        INSERT_VERSIONS
+    };
+    tx.execute_typed(
+        insert,
         &[
             (&trade_date, Type::DATE),
             (&symbols, Type::TEXT_ARRAY),

@@ -8,13 +8,21 @@ use super::PostgresStore;
 use crate::store::{latest_volumes, Provenance, RegShoDailyRow, StoreError, StoredVolumes};
 use crate::volume::Volume;
 
-const INSERT: &str = "
-INSERT INTO regsho_daily (trade_date, symbol, available_at, short_volume, short_exempt_volume,
-                          total_volume, facilities)
+/// A session's volumes; `ON CONFLICT DO NOTHING` (a version stored before stays as it is) only when
+/// the table holds rows of the date already (see the store's `NEW_DATE`).
+macro_rules! insert {
+    ($conflict:literal) => {
+        concat!(
+            "INSERT INTO regsho_daily (trade_date, symbol, available_at, short_volume,
+                          short_exempt_volume, total_volume, facilities)
 SELECT $1, s, $2, sv::numeric, ev::numeric, tv::numeric, $3
-FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) AS t(s, sv, ev, tv)
-ON CONFLICT DO NOTHING
-";
+FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) AS t(s, sv, ev, tv)",
+            $conflict
+        )
+    };
+}
+const INSERT: &str = insert!(" ON CONFLICT DO NOTHING");
+const INSERT_NEW_DATE: &str = insert!("");
 
 const SELECT: &str = "
 SELECT symbol, available_at, short_volume::text, short_exempt_volume::text, total_volume::text,
@@ -29,6 +37,7 @@ pub(super) async fn write(
     tx: &tokio_postgres::Transaction<'_>,
     trade_date: NaiveDate,
     provenance: &Provenance<'_>,
+    new_date: bool,
 ) -> Result<(), tokio_postgres::Error> {
     let (Some(at), false) = (provenance.short_available_at, provenance.volumes.is_empty()) else {
         return Ok(());
@@ -42,7 +51,7 @@ pub(super) async fn write(
         .collect();
     let total: Vec<String> = rows.iter().map(|r| r.total_volume.to_string()).collect();
     tx.execute_typed(
-        INSERT,
+        if new_date { INSERT_NEW_DATE } else { INSERT },
         &[
             (&trade_date, Type::DATE),
             (&at, Type::TIMESTAMPTZ),

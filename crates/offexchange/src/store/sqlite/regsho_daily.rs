@@ -5,7 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::params;
 
-use super::{bad_text, volume, SqliteStore, CHUNK};
+use super::{bad_text, values_list, volume, SqliteStore, CHUNK};
 use crate::store::{latest_volumes, RegShoDailyRow, StoreError, StoredVolumes};
 
 pub(super) const SCHEMA: &str = "
@@ -29,11 +29,16 @@ pub(super) fn write(
     facilities: &str,
     rows: &[RegShoDailyRow],
 ) -> rusqlite::Result<()> {
+    use super::Slot::{Row, Shared};
     let date = trade_date.to_string();
     let at = available_at.timestamp_micros();
     for chunk in rows.chunks(CHUNK) {
-        let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-        // Placeholders only: the SQL never holds data.
+        // The date, availability and file set are bound once per statement.
+        let values = values_list(
+            chunk.len(),
+            3,
+            &[Shared(1), Row, Shared(2), Row, Row, Row, Shared(3)],
+        );
         let sql = format!(
             "INSERT INTO regsho_daily (trade_date, symbol, available_at, short_volume,
                  short_exempt_volume, total_volume, facilities)
@@ -51,15 +56,15 @@ pub(super) fn write(
                 )
             })
             .collect();
-        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 7);
+        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(3 + chunk.len() * 4);
+        params.push(&date);
+        params.push(&at);
+        params.push(&facilities);
         for (r, (short, exempt, total)) in chunk.iter().zip(&texts) {
-            params.push(&date);
             params.push(&r.symbol);
-            params.push(&at);
             params.push(short);
             params.push(exempt);
             params.push(total);
-            params.push(&facilities);
         }
         insert.execute(params.as_slice())?;
     }

@@ -2,9 +2,9 @@
 //! times as text, as in the other tables; quantities as INTEGER, exact to 2^63).
 
 use chrono::{NaiveDate, Utc};
-use rusqlite::{params, params_from_iter, TransactionBehavior};
+use rusqlite::{params, params_from_iter, ToSql, TransactionBehavior};
 
-use super::{time_of, SqliteStore, UPSERT_LEDGER};
+use super::{time_of, values_list, SqliteStore, CHUNK, UPSERT_LEDGER};
 use crate::provenance::rfc3339_micros;
 use crate::store::short_interest::check_short_interest;
 use crate::store::{ShortInterestRow, SourceVersion, Store, StoreError};
@@ -33,14 +33,11 @@ CREATE TABLE IF NOT EXISTS short_interest (
 CREATE INDEX IF NOT EXISTS short_interest_symbol ON short_interest (symbol, settlement_date);
 ";
 
-const INSERT: &str = "
+const INSERT_INTO: &str = "
 INSERT INTO short_interest (settlement_date, symbol, sha256, finra_symbol, issue_name,
     market_class, current_short, previous_short, change_previous, change_percent,
     average_daily_volume, days_to_cover, days_to_cover_capped, stock_split, revision,
-    published_at, source)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
-ON CONFLICT DO NOTHING
-";
+    published_at, source)";
 
 const COLUMNS: &str = "symbol, finra_symbol, issue_name, market_class, current_short,
     previous_short, change_previous, change_percent, average_daily_volume, days_to_cover,
@@ -74,30 +71,42 @@ impl SqliteStore {
             )?;
             let date = settlement_date.to_string();
             let published = rfc3339_micros(version.published_at);
+            // Multi-row statements, the settlement date and publication time bound once each.
+            use super::Slot::{Row, Shared};
+            let mut slots = vec![Shared(1)];
+            slots.extend([Row; 14]);
+            slots.push(Shared(2));
+            slots.push(Row);
             let mut written = 0;
-            {
-                let mut insert = tx.prepare(INSERT)?;
-                for r in &rows {
-                    written += insert.execute(params![
-                        date,
-                        r.symbol,
-                        r.sha256,
-                        r.finra_symbol,
-                        r.issue_name,
-                        r.market_class,
-                        r.current_short,
-                        r.previous_short,
-                        r.change_previous,
-                        r.change_percent,
-                        r.average_daily_volume,
-                        r.days_to_cover,
-                        r.days_to_cover_capped,
-                        r.stock_split,
-                        r.revision,
-                        published,
-                        r.source,
-                    ])?;
+            for chunk in rows.chunks(CHUNK) {
+                let sql = format!(
+                    "{INSERT_INTO} VALUES {} ON CONFLICT DO NOTHING",
+                    values_list(chunk.len(), 2, &slots)
+                );
+                let mut insert = tx.prepare_cached(&sql)?;
+                let mut params: Vec<&dyn ToSql> = Vec::with_capacity(2 + chunk.len() * 15);
+                params.push(&date);
+                params.push(&published);
+                for r in chunk {
+                    params.extend([
+                        &r.symbol as &dyn ToSql,
+                        &r.sha256,
+                        &r.finra_symbol,
+                        &r.issue_name,
+                        &r.market_class,
+                        &r.current_short,
+                        &r.previous_short,
+                        &r.change_previous,
+                        &r.change_percent,
+                        &r.average_daily_volume,
+                        &r.days_to_cover,
+                        &r.days_to_cover_capped,
+                        &r.stock_split,
+                        &r.revision,
+                        &r.source,
+                    ]);
                 }
+                written += insert.execute(params.as_slice())?;
             }
             tx.commit()?;
             Ok(written)
