@@ -228,6 +228,96 @@ async fn ctrl_c_stops_after_whole_sessions_and_a_rerun_finishes() {
     assert_eq!(full.len(), 9);
 }
 
+/// The sessions stored (dates with `daily_features` rows) and the weeks `ats_weekly` records, read
+/// while a backfill may be writing (WAL lets a reader in). Empty while the file has no tables.
+fn sessions_and_weeks(db: &Path) -> (Vec<String>, Vec<String>) {
+    let Ok(conn) = rusqlite::Connection::open(db) else {
+        return (Vec::new(), Vec::new());
+    };
+    let column = |sql: &str| -> Vec<String> {
+        conn.prepare(sql)
+            .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+            .unwrap_or_default()
+    };
+    (
+        column("SELECT DISTINCT trade_date FROM daily_features ORDER BY 1"),
+        column("SELECT DISTINCT week_start FROM ats_weekly ORDER BY 1"),
+    )
+}
+
+/// The Monday of a `YYYY-MM-DD` session.
+fn monday(date: &str) -> String {
+    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("a date");
+    let back = chrono::Datelike::weekday(&day).num_days_from_monday();
+    (day - chrono::Duration::days(i64::from(back))).to_string()
+}
+
+/// SIGKILL (no clean-up at all) once the first week's sessions are committed: every session the
+/// store holds has its week's `ats_weekly` record, and a re-run completes both weeks.
+#[tokio::test]
+async fn a_backfill_killed_between_weeks_leaves_every_stored_session_with_its_week() {
+    let work = tempfile::tempdir().unwrap();
+    let mirror = sample_mirror(work.path());
+    let db = work.path().join("k.sqlite");
+    let slow = FinraCdn::serve_dir_slowly(&mirror, Duration::from_millis(150)).await;
+    let store = store_arg(&db);
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_offx"))
+        .args([
+            "backfill",
+            "--from",
+            "2024-03-25",
+            "--to",
+            "2024-04-05",
+            "--concurrency",
+            "1",
+            "--store",
+            &store,
+        ])
+        .env("FINRA_BASE_URL", slow.base_url())
+        .env("OFFX_CACHE_DIR", "off")
+        .env_remove("OFFX_STORE")
+        .current_dir(work.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The week of 2024-03-25 has four sessions (Good Friday is a holiday).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (sessions, _) = sessions_and_weeks(&db);
+        if sessions.len() >= 4 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first week was never committed: {sessions:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.start_kill().unwrap();
+    let status = child.wait().await.unwrap();
+    assert!(!status.success(), "killed: {status:?}");
+
+    let (sessions, weeks) = sessions_and_weeks(&db);
+    assert!(
+        sessions.len() >= 4 && sessions.len() < 9,
+        "killed mid-way: {sessions:?}"
+    );
+    for session in &sessions {
+        assert!(
+            weeks.contains(&monday(session)),
+            "{session} is stored but its week is not in ats_weekly: {weeks:?}"
+        );
+    }
+
+    let fast = FinraCdn::serve_dir(&mirror).await;
+    let rest = backfill(&fast, &db, work.path(), &[], &[]).await;
+    assert!(rest.status.success(), "{}", stderr(&rest));
+    let (sessions, weeks) = sessions_and_weeks(&db);
+    assert_eq!(sessions, SESSIONS.map(String::from).to_vec());
+    assert_eq!(weeks, ["2024-03-25", "2024-04-01"]);
+}
+
 #[tokio::test]
 async fn catch_up_fills_only_the_null_ats_rows_once_the_week_is_published() {
     let work = tempfile::tempdir().unwrap();
