@@ -8,23 +8,24 @@ DEMO_DB := sample/offexchange.sqlite
 
 # Where cargo puts its builds.
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+# The sample generator: the debug build `cargo test` makes (the Python tests need the sample);
+# `make demo` passes its optimized one.
+SYNTH ?= $(CARGO) run -q -p offx-synth --
 
 ## Runs the main job on the bundled synthetic mirror into the embedded SQLite store. The generator
 ## and offx are built in one cargo invocation, so they share one optimized build of the engine
 ## (built apart, each would resolve its own feature set and compile the dependencies again).
 demo:
 	$(CARGO) build -q --release -p offx -p offx-synth
-	@rm -rf $(SAMPLE)
-	$(TARGET_DIR)/release/offx-synth --out $(SAMPLE) --sample
+	$(MAKE) --no-print-directory sample SYNTH=$(TARGET_DIR)/release/offx-synth
 	FINRA_BASE_URL=file://$(CURDIR)/$(SAMPLE) $(TARGET_DIR)/release/offx \
 		enrich --date 2024-04-01 --store sqlite:$(DEMO_DB)
 	@python3 -c "import sqlite3; n, d = sqlite3.connect('$(DEMO_DB)').execute('SELECT count(*), max(trade_date) FROM daily_features').fetchone(); print(f'daily_features in $(DEMO_DB): {n} rows, latest trade_date {d}')"
 
-## Writes the deterministic sample mirror (weeks of 2024-03-25 and 2024-04-01) with the debug
-## generator (the build `cargo test` makes; the Python tests need the sample).
+## Writes the deterministic sample mirror (weeks of 2024-03-25 and 2024-04-01).
 sample:
 	@rm -rf $(SAMPLE)
-	$(CARGO) run -q -p offx-synth -- --out $(SAMPLE) --sample
+	$(SYNTH) --out $(SAMPLE) --sample
 
 ## Every check CI runs: formatting, clippy, and all tests.
 test: lint test-rust test-python

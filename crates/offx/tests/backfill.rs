@@ -170,14 +170,16 @@ async fn a_failed_session_keeps_the_earlier_ones_and_a_rerun_resumes() {
     );
 }
 
-#[tokio::test]
-async fn ctrl_c_stops_after_whole_sessions_and_a_rerun_finishes() {
-    let work = tempfile::tempdir().unwrap();
-    let mirror = sample_mirror(work.path());
-    let db = work.path().join("f.sqlite");
-    let slow = FinraCdn::serve_dir_slowly(&mirror, Duration::from_millis(150)).await;
-    let store = store_arg(&db);
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_offx"))
+/// `offx backfill` of the two sample weeks, one session at a time, from `cdn` into `db`, running
+/// in the background (to be interrupted); its output is piped.
+fn spawn_slow_backfill(
+    cdn: &FinraCdn,
+    db: &Path,
+    work: &Path,
+    cache: &str,
+) -> tokio::process::Child {
+    let store = store_arg(db);
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_offx"))
         .args([
             "backfill",
             "--from",
@@ -189,14 +191,24 @@ async fn ctrl_c_stops_after_whole_sessions_and_a_rerun_finishes() {
             "--store",
             &store,
         ])
-        .env("FINRA_BASE_URL", slow.base_url())
-        .env("OFFX_CACHE_DIR", work.path().join("cache"))
+        .env("FINRA_BASE_URL", cdn.base_url())
+        .env("OFFX_CACHE_DIR", cache)
         .env_remove("OFFX_STORE")
-        .current_dir(work.path())
+        .current_dir(work)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_after_whole_sessions_and_a_rerun_finishes() {
+    let work = tempfile::tempdir().unwrap();
+    let mirror = sample_mirror(work.path());
+    let db = work.path().join("f.sqlite");
+    let slow = FinraCdn::serve_dir_slowly(&mirror, Duration::from_millis(150)).await;
+    let cache = work.path().join("cache");
+    let child = spawn_slow_backfill(&slow, &db, work.path(), &cache.to_string_lossy());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let pid = child.id().unwrap().to_string();
     let killed = std::process::Command::new("kill")
@@ -248,8 +260,7 @@ fn sessions_and_weeks(db: &Path) -> (Vec<String>, Vec<String>) {
 /// The Monday of a `YYYY-MM-DD` session.
 fn monday(date: &str) -> String {
     let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("a date");
-    let back = chrono::Datelike::weekday(&day).num_days_from_monday();
-    (day - chrono::Duration::days(i64::from(back))).to_string()
+    offexchange::calendar::week_start(day).to_string()
 }
 
 /// SIGKILL (no clean-up at all) once the first week's sessions are committed: every session the
@@ -260,27 +271,7 @@ async fn a_backfill_killed_between_weeks_leaves_every_stored_session_with_its_we
     let mirror = sample_mirror(work.path());
     let db = work.path().join("k.sqlite");
     let slow = FinraCdn::serve_dir_slowly(&mirror, Duration::from_millis(150)).await;
-    let store = store_arg(&db);
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_offx"))
-        .args([
-            "backfill",
-            "--from",
-            "2024-03-25",
-            "--to",
-            "2024-04-05",
-            "--concurrency",
-            "1",
-            "--store",
-            &store,
-        ])
-        .env("FINRA_BASE_URL", slow.base_url())
-        .env("OFFX_CACHE_DIR", "off")
-        .env_remove("OFFX_STORE")
-        .current_dir(work.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_slow_backfill(&slow, &db, work.path(), "off");
     // The week of 2024-03-25 has four sessions (Good Friday is a holiday).
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -295,8 +286,8 @@ async fn a_backfill_killed_between_weeks_leaves_every_stored_session_with_its_we
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     child.start_kill().unwrap();
-    let status = child.wait().await.unwrap();
-    assert!(!status.success(), "killed: {status:?}");
+    let out = child.wait_with_output().await.unwrap();
+    assert!(!out.status.success(), "killed: {:?}", out.status);
 
     let (sessions, weeks) = sessions_and_weeks(&db);
     assert!(

@@ -113,7 +113,8 @@ ON CONFLICT (symbol, trade_date) DO UPDATE SET
 ";
 
 /// Rows per multi-row statement: one statement per row spends most of its time in SQLite's
-/// per-statement overhead; 200 rows x 7 values stays far below its variable limit.
+/// per-statement overhead; 200 rows x 15 values (`short_interest`, the widest) stays far below
+/// its variable limit (32,766).
 const CHUNK: usize = 200;
 
 /// A column of a multi-row `VALUES` list: bound once per statement (`Shared(k)` is `?k`: the
@@ -644,20 +645,14 @@ fn write_provenance(
     // Multi-row statements, as for daily_features: a session writes up to two versions a symbol,
     // one run of them per (part, availability), whose date, part and time are bound once.
     use Slot::{Row, Shared};
-    let mut start = 0;
-    while start < versions.len() {
-        let first = &versions[start];
-        let run = versions[start..]
-            .iter()
-            .take_while(|v| {
-                v.trade_date == first.trade_date
-                    && v.part == first.part
-                    && v.available_at == first.available_at
-            })
-            .count();
+    let runs = versions.chunk_by(|a, b| {
+        (a.trade_date, a.part, a.available_at) == (b.trade_date, b.part, b.available_at)
+    });
+    for run in runs {
+        let Some(first) = run.first() else { continue };
         let date = first.trade_date.to_string();
         let at = first.available_at.timestamp_micros();
-        for chunk in versions[start..start + run].chunks(CHUNK) {
+        for chunk in run.chunks(CHUNK) {
             let values = values_list(
                 chunk.len(),
                 3,
@@ -682,7 +677,6 @@ fn write_provenance(
             }
             insert.execute(params.as_slice())?;
         }
-        start += run;
     }
     Ok(())
 }
