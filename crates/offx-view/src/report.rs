@@ -131,7 +131,8 @@ pub async fn report_html(
     let wanted: Vec<String> = charted.iter().map(|s| s.to_string()).collect();
     for s in series_many(store, &wanted, from, request.date).await? {
         let symbol = s.symbol.as_str();
-        let svg = chart_svg(&s, 460, 240)?;
+        // 280 px: the plot keeps about 170 px under a legend wrapped to three rows.
+        let svg = chart_svg(&s, 460, 280)?;
         let _ = writeln!(
             html,
             "<figure id=\"chart-{}\">{}<figcaption>{}</figcaption></figure>",

@@ -4,6 +4,7 @@
 
 use chrono::{Duration, NaiveDate};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::series::Series;
 use crate::ViewError;
@@ -27,15 +28,35 @@ pub fn chart_svg(series: &Series, width: u32, height: u32) -> Result<String, Vie
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
-fn draw(root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, s: &Series) -> DrawResult {
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+fn draw(root: &Area<'_>, s: &Series) -> DrawResult {
     root.fill(&WHITE)?;
+    // The title and the legend sit in a strip above the plot, never over the data (a legend
+    // drawn inside the plot hides whatever points fall under it).
+    let width = root.dim_in_pixel().0;
+    let legend = legend_layout(&entries(s), width);
+    let rows = legend.iter().map(|(_, _, row)| row + 1).max().unwrap_or(0);
+    let header = TITLE_HEIGHT + rows * LEGEND_ROW;
+    let (top, plot) = root.split_vertically(header);
+    top.draw(&Text::new(
+        format!("{}  {} .. {}", s.symbol, s.from, s.to),
+        (MARGIN, 8),
+        ("sans-serif", 18).into_font(),
+    ))?;
+    for (entry, x, row) in &legend {
+        draw_entry(
+            &top,
+            *entry,
+            *x,
+            TITLE_HEIGHT + row * LEGEND_ROW + LEGEND_ROW / 2,
+        )?;
+    }
+
     let (from, to) = (s.from, s.to.max(s.from + Duration::days(1)));
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!("{}  {} .. {}", s.symbol, s.from, s.to),
-            ("sans-serif", 18),
-        )
-        .margin(12)
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(MARGIN)
+        .margin_top(10)
         .x_label_area_size(32)
         .y_label_area_size(48)
         .build_cartesian_2d(from..to, 0f64..1f64)?;
@@ -59,30 +80,20 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, s: &Series) 
             (None, _) => steps.push(Vec::new()),
         }
     }
-    let mut ats_labelled = false;
     for run in steps.iter().filter(|r| !r.is_empty()) {
         let (first, v) = run[0];
         let last = run[run.len() - 1].0;
-        let series = chart.draw_series(LineSeries::new(
+        chart.draw_series(LineSeries::new(
             [(first, v), (last + Duration::hours(20), v)],
             ATS.stroke_width(3),
         ))?;
-        if !ats_labelled {
-            series
-                .label("ats_share_of_total (weekly)")
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], ATS.stroke_width(3)));
-            ats_labelled = true;
-        }
     }
 
-    chart
-        .draw_series(
-            s.points
-                .iter()
-                .filter_map(|p| Some(Circle::new((p.date, p.short_vol_share?), 3, SHORT.filled()))),
-        )?
-        .label("short_vol_share")
-        .legend(|(x, y)| Circle::new((x + 8, y), 3, SHORT.filled()));
+    chart.draw_series(
+        s.points
+            .iter()
+            .filter_map(|p| Some(Circle::new((p.date, p.short_vol_share?), 3, SHORT.filled()))),
+    )?;
 
     // The mean, broken where it is null.
     let mut run: Vec<(NaiveDate, f64)> = Vec::new();
@@ -95,15 +106,8 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, s: &Series) 
         }
     }
     runs.push(run);
-    let mut mean_labelled = false;
     for r in runs.into_iter().filter(|r| !r.is_empty()) {
-        let drawn = chart.draw_series(LineSeries::new(r, MEAN.stroke_width(2)))?;
-        if !mean_labelled {
-            drawn
-                .label("20-session mean")
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], MEAN.stroke_width(2)));
-            mean_labelled = true;
-        }
+        chart.draw_series(LineSeries::new(r, MEAN.stroke_width(2)))?;
     }
 
     // Sessions without a short value, marked at the bottom.
@@ -116,11 +120,91 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, s: &Series) 
                 TriangleMarker::new((p.date, 0.02), 5, color.filled())
             }),
     )?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 200))
-        .draw()?;
+    Ok(())
+}
+
+const MARGIN: i32 = 12;
+const TITLE_HEIGHT: u32 = 32;
+const LEGEND_ROW: u32 = 18;
+const LEGEND_FONT: u32 = 12;
+/// The swatch and the gaps around it, in pixels.
+const SWATCH: i32 = 22;
+const GAP: i32 = 14;
+
+/// What the legend can show; each entry only when the chart draws it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    Short,
+    Mean,
+    Ats,
+    NullDay,
+    MissingDay,
+}
+
+impl Entry {
+    fn label(self) -> &'static str {
+        match self {
+            Entry::Short => "short_vol_share",
+            Entry::Mean => "20-session mean",
+            Entry::Ats => "ats_share_of_total (weekly)",
+            Entry::NullDay => "null or pending",
+            Entry::MissingDay => "no row",
+        }
+    }
+}
+
+fn entries(s: &Series) -> Vec<Entry> {
+    let any = |f: &dyn Fn(&crate::series::Point) -> bool| s.points.iter().any(f);
+    let mut out = vec![Entry::Short];
+    if any(&|p| p.short_vol_mean20.is_some()) {
+        out.push(Entry::Mean);
+    }
+    if any(&|p| p.ats_share_of_total.is_some()) {
+        out.push(Entry::Ats);
+    }
+    if any(&|p| p.short_vol_share.is_none() && p.stored) {
+        out.push(Entry::NullDay);
+    }
+    if any(&|p| p.short_vol_share.is_none() && !p.stored) {
+        out.push(Entry::MissingDay);
+    }
+    out
+}
+
+/// Each entry's left edge and row: left to right, wrapping to a new row where the chart's width
+/// ends. Text width is estimated (the SVG names a font family, the viewer picks the face).
+fn legend_layout(entries: &[Entry], width: u32) -> Vec<(Entry, i32, u32)> {
+    let right = width as i32 - MARGIN;
+    let (mut x, mut row) = (MARGIN, 0);
+    let mut out = Vec::with_capacity(entries.len());
+    for &e in entries {
+        let w = SWATCH + (e.label().len() as i32 * LEGEND_FONT as i32 * 3) / 5;
+        if x > MARGIN && x + w > right {
+            (x, row) = (MARGIN, row + 1);
+        }
+        out.push((e, x, row));
+        x += w + GAP;
+    }
+    out
+}
+
+fn draw_entry(area: &Area<'_>, e: Entry, x: i32, y: u32) -> DrawResult {
+    let y = y as i32;
+    match e {
+        Entry::Short => area.draw(&Circle::new((x + 8, y), 3, SHORT.filled()))?,
+        Entry::Mean => area.draw(&PathElement::new(
+            [(x, y), (x + 16, y)],
+            MEAN.stroke_width(2),
+        ))?,
+        Entry::Ats => area.draw(&PathElement::new(
+            [(x, y), (x + 16, y)],
+            ATS.stroke_width(3),
+        ))?,
+        Entry::NullDay => area.draw(&TriangleMarker::new((x + 8, y), 5, NULL.filled()))?,
+        Entry::MissingDay => area.draw(&TriangleMarker::new((x + 8, y), 5, MISSING.filled()))?,
+    }
+    let style = TextStyle::from(("sans-serif", LEGEND_FONT).into_font())
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    area.draw(&Text::new(e.label(), (x + SWATCH, y), style))?;
     Ok(())
 }

@@ -159,6 +159,29 @@ async fn the_story(store: &str) {
             "OTCX,2024-04-02,0.1,0,,2024-04-03T14:00:00.000000Z,2024-04-22T12:00:00.000000Z",
         ]
     );
+
+    // --out writes the same bytes, with the mode any new file of the user's gets (0666 less the
+    // umask: another user can read it where they could read the user's other files), not 0600.
+    let file = w.join("latest.csv");
+    let to_file = offx(
+        &[&args[..], &["--out", file.to_str().expect("utf-8 path")]].concat(),
+        &env,
+        w,
+    )
+    .await;
+    assert!(to_file.status.success(), "{}", stderr(&to_file));
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("export"),
+        stdout(&latest)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        let plain = w.join("plain");
+        std::fs::File::create(&plain).expect("create");
+        assert_eq!(format!("{:o}", mode(&file)), format!("{:o}", mode(&plain)));
+    }
 }
 
 #[tokio::test]

@@ -107,12 +107,48 @@ async fn charts_show_every_value_mark_gaps_and_draw_the_mean() {
     let sessions = 28;
     let gaps = sessions - values;
     assert!(gaps > 0);
-    // Stored rows with a null value: orange markers (grey would be a day with no row at all).
+    // Stored rows with a null value: orange markers (+1 in the legend; grey would be a day with
+    // no row at all, and this symbol has a row every day, so grey is neither drawn nor listed).
     assert_eq!(
         text.matches("fill=\"#FF7F0E\"").count(),
-        gaps,
+        gaps + 1,
         "null days marked"
     );
+    assert!(text.contains("null or pending") && !text.contains("no row"));
+    assert!(!text.contains("#969696"), "no grey marker");
+    // The legend sits above the plot: every legend label's baseline is above the plot's top
+    // (the y axis label "1.0", drawn at the top edge of the plot).
+    let texts: Vec<(f64, &str)> = text
+        .split("<text")
+        .skip(1)
+        .map(|el| {
+            let y = el
+                .split(" y=\"")
+                .nth(1)
+                .expect("y")
+                .split('"')
+                .next()
+                .expect("y");
+            let body = el.split_once('>').expect("tag").1;
+            let body = body.split("</text>").next().expect("text").trim();
+            (y.parse().expect("a number"), body)
+        })
+        .collect();
+    let y_of = |label: &str| -> f64 {
+        let found = texts.iter().find(|(_, t)| *t == label);
+        found
+            .unwrap_or_else(|| panic!("{label} drawn: {texts:?}"))
+            .0
+    };
+    let plot_top = y_of("1.0");
+    for label in [
+        "short_vol_share",
+        "20-session mean",
+        "ats_share_of_total (weekly)",
+        "null or pending",
+    ] {
+        assert!(y_of(label) < plot_top, "{label} above the plot");
+    }
     assert!(
         text.contains("stroke=\"#D62728\""),
         "the rolling mean is drawn"

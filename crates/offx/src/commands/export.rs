@@ -39,9 +39,7 @@ pub async fn run(args: ExportArgs) -> Result<()> {
     let summary = match &args.out {
         Some(path) => {
             // Written beside the target, then renamed: a failed export never leaves half a file.
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-            let temp = tempfile::NamedTempFile::new_in(dir.unwrap_or(std::path::Path::new(".")))
-                .with_context(|| format!("cannot write beside {}", path.display()))?;
+            let temp = super::create_beside(path)?;
             let file = std::io::BufWriter::new(temp.as_file().try_clone()?);
             let summary = export_to(store.as_ref(), &request, format, file).await?;
             temp.persist(path)

@@ -135,20 +135,27 @@ fn default_sqlite_path() -> Option<PathBuf> {
 /// half a file where a user looks for it.
 pub fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let mut temp = tempfile::NamedTempFile::new_in(dir.unwrap_or(std::path::Path::new(".")))
-        .with_context(|| format!("cannot write beside {}", path.display()))?;
+    let mut temp = create_beside(path)?;
     temp.write_all(bytes)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    // A temporary file is private (0600); a chart or report is meant to be opened and shared.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        temp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
     temp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// A temporary file in `path`'s directory (a rename into place is then atomic), created with the
+/// mode a plain `File::create` would give it: 0666 less the umask. `tempfile` alone makes it
+/// private (0600), and a chart, report or export is meant to be opened by others.
+pub fn create_beside(path: &std::path::Path) -> Result<tempfile::NamedTempFile> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
+        .prefix(".offx-")
+        .tempfile_in(dir.unwrap_or(std::path::Path::new(".")))
+        .with_context(|| format!("cannot write beside {}", path.display()))
 }
