@@ -28,7 +28,10 @@ use crate::datasets::otc_weekly::{self, AtsLoad};
 use crate::engine::{Engine, EngineError};
 use crate::features::{FeatureRow, RegShoDay};
 use crate::report::{SessionReport, SummaryLine};
-use crate::store::{daily_volumes, Discovery, SessionCommit, Store, UpsertSummary, WeekWrite};
+use crate::store::{
+    daily_volumes, AtsWeeklyRow, Discovery, RegShoDailyRow, SessionCommit, Store, UpsertSummary,
+    WeekWrite,
+};
 
 /// How to run a backfill.
 #[derive(Debug, Clone, Copy)]
@@ -162,13 +165,64 @@ type AtsShared = Arc<(AtsLoad, SessionReport)>;
 type WeekCell = Arc<OnceCell<AtsShared>>;
 type Weeks = Arc<Mutex<HashMap<NaiveDate, WeekCell>>>;
 
-/// A session fetched and parsed, and computed too when no stored symbols need adding.
+/// A session fetched and parsed on its own task, and computed there too when no stored symbols
+/// need adding, with the rest of what its commit writes: the loop that commits, one session at a
+/// time, then only writes (that loop is a backfill's critical path; building 12,000 volume rows
+/// or a week's record there held up every commit behind it).
 struct Prepared {
     date: NaiveDate,
     regsho: RegShoDay,
     ats: AtsShared,
     report: SessionReport,
-    rows: Option<Vec<FeatureRow>>,
+    computed: Option<Computed>,
+    /// How this session writes its week's `ats_weekly` record, if it carries it.
+    week_write: Option<WeekWrite>,
+    /// That record: empty when this session does not carry it or the week is not published.
+    week_rows: Vec<AtsWeeklyRow>,
+}
+
+/// A session's rows and the Reg SHO volumes behind them (`regsho_daily`) with their file set.
+struct Computed {
+    rows: Vec<FeatureRow>,
+    volumes: Vec<RegShoDailyRow>,
+    facilities: String,
+}
+
+impl Computed {
+    fn of(regsho: &RegShoDay, rows: Vec<FeatureRow>) -> Computed {
+        let (volumes, facilities) = daily_volumes(regsho, &rows);
+        Computed {
+            rows,
+            volumes,
+            facilities,
+        }
+    }
+}
+
+/// Which sessions of `to_run` (date order) carry their week's record: the first of each week
+/// (written unless the store has one) and, when the run holds every session of a week, the last
+/// (rewritten, so all the week's stored values reflect it). Decided from the plan: sessions commit
+/// in date order and a failure ends the run, so the n-th planned session of a week is the n-th
+/// this run commits.
+fn week_writes(to_run: &[NaiveDate]) -> Vec<Option<WeekWrite>> {
+    let mut out = Vec::with_capacity(to_run.len());
+    let mut open_week: Option<(NaiveDate, usize)> = None;
+    for &date in to_run {
+        let monday = calendar::week_start(date);
+        let before = match open_week {
+            Some((week, n)) if week == monday => n,
+            _ => 0,
+        };
+        out.push(if before + 1 == calendar::sessions_of_week(monday).len() {
+            Some(WeekWrite::Replace)
+        } else if before == 0 {
+            Some(WeekWrite::IfAbsent)
+        } else {
+            None
+        });
+        open_week = Some((monday, before + 1));
+    }
+    out
 }
 
 impl Engine {
@@ -222,16 +276,17 @@ impl Engine {
         // Sessions are prepared (fetched and parsed) on spawned tasks so downloads keep going
         // while the store commits; the store itself is only touched here, one session at a time.
         let weeks: Weeks = Arc::new(Mutex::new(HashMap::new()));
-        let prepared = futures::stream::iter(to_run)
-            .map(|date| {
+        let writes = week_writes(&to_run);
+        let prepared = futures::stream::iter(to_run.into_iter().zip(writes))
+            .map(|(date, write)| {
                 let (engine, weeks) = (self.clone(), Arc::clone(&weeks));
-                tokio::spawn(async move { prepare(&engine, date, &weeks, !options.force).await })
+                tokio::spawn(
+                    async move { prepare(&engine, date, &weeks, !options.force, write).await },
+                )
             })
             .buffered(options.concurrency.max(1));
         futures::pin_mut!(prepared);
         futures::pin_mut!(interrupt);
-        // The week being committed, and how many of its sessions this run committed.
-        let mut open_week: Option<(NaiveDate, usize)> = None;
         loop {
             let next = tokio::select! {
                 biased;
@@ -247,7 +302,9 @@ impl Engine {
                 regsho,
                 ats,
                 mut report,
-                rows,
+                computed,
+                week_write,
+                week_rows,
             } = match joined {
                 Ok(Ok(prepared)) => prepared,
                 Ok(Err((date, error))) => return Err(failed(date, error, summary)),
@@ -255,44 +312,32 @@ impl Engine {
             };
             // A forced run over stored sessions adds the symbols the store holds; otherwise the
             // session was computed on its task, off this loop.
-            let rows = match rows {
-                Some(rows) => rows,
+            let computed = match computed {
+                Some(computed) => computed,
                 None => match store.discover_symbols(date, Discovery::All).await {
-                    Ok(stored) => assemble(date, &regsho, &ats.0, None, &stored, &mut report),
+                    Ok(stored) => Computed::of(
+                        &regsho,
+                        assemble(date, &regsho, &ats.0, None, &stored, &mut report),
+                    ),
                     Err(e) => return Err(failed(date, e.into(), summary)),
                 },
             };
             let monday = calendar::week_start(date);
-            let committed_before = match open_week {
-                Some((week, n)) if week == monday => n,
-                _ => 0,
-            };
-            let completes_week = committed_before + 1 == calendar::sessions_of_week(monday).len();
-            // The week's first session here carries the record (if the store has none); the one
-            // completing a week computed whole by this run rewrites it; the others need not.
-            let write = if completes_week {
-                Some(WeekWrite::Replace)
-            } else if committed_before == 0 {
-                Some(WeekWrite::IfAbsent)
-            } else {
-                None
-            };
-            let week_rows = match write {
-                Some(_) => otc_weekly::week_record(&ats.0, &regsho),
-                None => Vec::new(),
-            };
             let stamped = match Stamped::new(store, &sources_of(&regsho, &ats.0)).await {
                 Ok(stamped) => stamped,
                 Err(e) => return Err(failed(date, e.into(), summary)),
             };
-            let (volumes, facilities) = daily_volumes(&regsho, &rows);
-            let commit = SessionCommit::with_week(date, &rows, monday, &week_rows, write)
-                .with_provenance(stamped.provenance().with_volumes(&volumes, &facilities));
+            let Computed {
+                rows,
+                volumes,
+                facilities,
+            } = &computed;
+            let commit = SessionCommit::with_week(date, rows, monday, &week_rows, week_write)
+                .with_provenance(stamped.provenance().with_volumes(volumes, facilities));
             let stored = match store.commit(&commit).await {
                 Ok(stored) => stored,
                 Err(e) => return Err(failed(date, e.into(), summary)),
             };
-            open_week = Some((monday, committed_before + 1));
             summary.sessions_stored += 1;
             summary.rows_written += stored.rows;
             summary.rows_inserted += stored.inserted;
@@ -327,6 +372,7 @@ async fn prepare(
     date: NaiveDate,
     weeks: &Weeks,
     compute: bool,
+    week_write: Option<WeekWrite>,
 ) -> Result<Prepared, (NaiveDate, EngineError)> {
     let monday = calendar::week_start(date);
     let cell = match weeks.lock() {
@@ -344,13 +390,24 @@ async fn prepare(
         .map_err(|e| (date, e))?;
     report.absorb(regsho_part);
     report.absorb(ats.1.clone());
-    let rows = compute.then(|| assemble(date, &regsho, &ats.0, None, &[], &mut report));
+    let computed = compute.then(|| {
+        Computed::of(
+            &regsho,
+            assemble(date, &regsho, &ats.0, None, &[], &mut report),
+        )
+    });
+    let week_rows = match week_write {
+        Some(_) => otc_weekly::week_record(&ats.0, &regsho),
+        None => Vec::new(),
+    };
     Ok(Prepared {
         date,
         regsho,
         ats: Arc::clone(ats),
         report,
-        rows,
+        computed,
+        week_write,
+        week_rows,
     })
 }
 
@@ -367,5 +424,45 @@ mod seconds {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let secs = f64::deserialize(d)?;
         Ok(Duration::try_from_secs_f64(secs).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(text: &str) -> NaiveDate {
+        text.parse().expect("a date")
+    }
+
+    #[test]
+    fn the_first_planned_session_of_a_week_carries_its_record_and_a_whole_week_rewrites_it() {
+        // 2024-01-01 is New Year's Day: that week has four sessions, all planned; the next week
+        // is planned from its Wednesday (Monday and Tuesday already stored), so it is not whole.
+        let plan: Vec<NaiveDate> = calendar::sessions_between(d("2024-01-02"), d("2024-01-12"))
+            .filter(|day| ![d("2024-01-08"), d("2024-01-09")].contains(day))
+            .collect();
+        let writes: Vec<(String, Option<WeekWrite>)> = plan
+            .iter()
+            .map(|day| day.to_string())
+            .zip(week_writes(&plan))
+            .collect();
+        use WeekWrite::{IfAbsent, Replace};
+        let expected = [
+            ("2024-01-02", Some(IfAbsent)),
+            ("2024-01-03", None),
+            ("2024-01-04", None),
+            ("2024-01-05", Some(Replace)),
+            ("2024-01-10", Some(IfAbsent)),
+            ("2024-01-11", None),
+            ("2024-01-12", None),
+        ];
+        let expected: Vec<(String, Option<WeekWrite>)> = expected
+            .iter()
+            .map(|(day, w)| (day.to_string(), *w))
+            .collect();
+        assert_eq!(writes, expected);
+        // One planned session of a four-session week carries the record, and does not rewrite it.
+        assert_eq!(week_writes(&[d("2024-01-02")]), [Some(IfAbsent)]);
     }
 }

@@ -150,43 +150,42 @@ pub struct FeatureVersion {
 
 /// The feature versions a commit writes: for each row, a `Short` version unless the short cells
 /// are pending, an `Ats` version unless the ATS cell is pending (each only when its availability
-/// is known). Every `Short` version comes first, then every `Ats` one: runs of one part and one
-/// availability, which stores write with the shared values bound once.
+/// is known). In key order, `(symbol, part)` for the rows' symbol order: a store whose key is
+/// `(trade_date, symbol, part, available_at)` then appends every version at the end of its index
+/// instead of slotting each `Ats` version between two `Short` ones (a page split per page).
 pub(crate) fn versions_of(
     trade_date: NaiveDate,
     rows: &[FeatureRow],
     provenance: &Provenance<'_>,
 ) -> Vec<FeatureVersion> {
     let mut out = Vec::with_capacity(rows.len() * 2);
-    if let Some(at) = provenance.short_available_at {
-        out.extend(
-            rows.iter()
-                .filter(|r| !r.short_vol_share.is_pending() && !r.short_exempt_share.is_pending())
-                .map(|r| FeatureVersion {
-                    symbol: r.symbol.clone(),
-                    trade_date,
-                    part: Part::Short,
-                    available_at: at,
-                    short_vol_share: r.short_vol_share.value(),
-                    short_exempt_share: r.short_exempt_share.value(),
-                    ats_share_of_total: None,
-                }),
-        );
-    }
-    if let Some(at) = provenance.ats_available_at {
-        out.extend(
-            rows.iter()
-                .filter(|r| !r.ats_share_of_total.is_pending())
-                .map(|r| FeatureVersion {
-                    symbol: r.symbol.clone(),
-                    trade_date,
-                    part: Part::Ats,
-                    available_at: at,
-                    short_vol_share: None,
-                    short_exempt_share: None,
-                    ats_share_of_total: r.ats_share_of_total.value(),
-                }),
-        );
+    for r in rows {
+        let short = !r.short_vol_share.is_pending() && !r.short_exempt_share.is_pending();
+        if let Some(at) = provenance.short_available_at.filter(|_| short) {
+            out.push(FeatureVersion {
+                symbol: r.symbol.clone(),
+                trade_date,
+                part: Part::Short,
+                available_at: at,
+                short_vol_share: r.short_vol_share.value(),
+                short_exempt_share: r.short_exempt_share.value(),
+                ats_share_of_total: None,
+            });
+        }
+        if let Some(at) = provenance
+            .ats_available_at
+            .filter(|_| !r.ats_share_of_total.is_pending())
+        {
+            out.push(FeatureVersion {
+                symbol: r.symbol.clone(),
+                trade_date,
+                part: Part::Ats,
+                available_at: at,
+                short_vol_share: None,
+                short_exempt_share: None,
+                ats_share_of_total: r.ats_share_of_total.value(),
+            });
+        }
     }
     out
 }

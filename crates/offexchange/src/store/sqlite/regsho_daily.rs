@@ -5,7 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::params;
 
-use super::{bad_text, values_list, volume, SqliteStore, CHUNK};
+use super::{bad_text, volume, MultiRow, SqliteStore, CHUNK};
 use crate::store::{latest_volumes, RegShoDailyRow, StoreError, StoredVolumes};
 
 pub(super) const SCHEMA: &str = "
@@ -30,22 +30,19 @@ pub(super) fn write(
     rows: &[RegShoDailyRow],
 ) -> rusqlite::Result<()> {
     use super::Slot::{Row, Shared};
+    // The date, availability and file set are bound once per statement.
+    static INSERT: MultiRow = MultiRow::new(
+        "INSERT INTO regsho_daily (trade_date, symbol, available_at, short_volume,
+             short_exempt_volume, total_volume, facilities)
+         VALUES {values}
+         ON CONFLICT DO NOTHING",
+        3,
+        &[Shared(1), Row, Shared(2), Row, Row, Row, Shared(3)],
+    );
     let date = trade_date.to_string();
     let at = available_at.timestamp_micros();
     for chunk in rows.chunks(CHUNK) {
-        // The date, availability and file set are bound once per statement.
-        let values = values_list(
-            chunk.len(),
-            3,
-            &[Shared(1), Row, Shared(2), Row, Row, Row, Shared(3)],
-        );
-        let sql = format!(
-            "INSERT INTO regsho_daily (trade_date, symbol, available_at, short_volume,
-                 short_exempt_volume, total_volume, facilities)
-             VALUES {values}
-             ON CONFLICT DO NOTHING"
-        );
-        let mut insert = tx.prepare_cached(&sql)?;
+        let mut insert = INSERT.prepare(tx, chunk.len())?;
         let texts: Vec<(String, Option<String>, String)> = chunk
             .iter()
             .map(|r| {

@@ -4,7 +4,7 @@
 use chrono::{NaiveDate, Utc};
 use rusqlite::{params, params_from_iter, ToSql, TransactionBehavior};
 
-use super::{time_of, values_list, SqliteStore, CHUNK, UPSERT_LEDGER};
+use super::{time_of, MultiRow, Slot, SqliteStore, CHUNK, UPSERT_LEDGER};
 use crate::provenance::rfc3339_micros;
 use crate::store::short_interest::check_short_interest;
 use crate::store::{ShortInterestRow, SourceVersion, Store, StoreError};
@@ -33,11 +33,25 @@ CREATE TABLE IF NOT EXISTS short_interest (
 CREATE INDEX IF NOT EXISTS short_interest_symbol ON short_interest (symbol, settlement_date);
 ";
 
-const INSERT_INTO: &str = "
-INSERT INTO short_interest (settlement_date, symbol, sha256, finra_symbol, issue_name,
-    market_class, current_short, previous_short, change_previous, change_percent,
-    average_daily_volume, days_to_cover, days_to_cover_capped, stock_split, revision,
-    published_at, source)";
+/// Multi-row inserts, the settlement date (`?1`) and publication time (`?2`) bound once each.
+static INSERT: MultiRow = MultiRow::new(
+    "INSERT INTO short_interest (settlement_date, symbol, sha256, finra_symbol, issue_name,
+         market_class, current_short, previous_short, change_previous, change_percent,
+         average_daily_volume, days_to_cover, days_to_cover_capped, stock_split, revision,
+         published_at, source)
+     VALUES {values}
+     ON CONFLICT DO NOTHING",
+    2,
+    &SLOTS,
+);
+
+/// The settlement date, the row's 14 columns, the publication time, the source.
+const SLOTS: [Slot; 17] = {
+    let mut slots = [Slot::Row; 17];
+    slots[0] = Slot::Shared(1);
+    slots[15] = Slot::Shared(2);
+    slots
+};
 
 const COLUMNS: &str = "symbol, finra_symbol, issue_name, market_class, current_short,
     previous_short, change_previous, change_percent, average_daily_volume, days_to_cover,
@@ -71,19 +85,9 @@ impl SqliteStore {
             )?;
             let date = settlement_date.to_string();
             let published = rfc3339_micros(version.published_at);
-            // Multi-row statements, the settlement date and publication time bound once each.
-            use super::Slot::{Row, Shared};
-            let mut slots = vec![Shared(1)];
-            slots.extend([Row; 14]);
-            slots.push(Shared(2));
-            slots.push(Row);
             let mut written = 0;
             for chunk in rows.chunks(CHUNK) {
-                let sql = format!(
-                    "{INSERT_INTO} VALUES {} ON CONFLICT DO NOTHING",
-                    values_list(chunk.len(), 2, &slots)
-                );
-                let mut insert = tx.prepare_cached(&sql)?;
+                let mut insert = INSERT.prepare(&tx, chunk.len())?;
                 let mut params: Vec<&dyn ToSql> = Vec::with_capacity(2 + chunk.len() * 15);
                 params.push(&date);
                 params.push(&published);
