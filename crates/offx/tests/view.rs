@@ -238,6 +238,17 @@ async fn the_report_lists_ranks_filters_and_holds_every_symbol() {
         assert!(!html.contains(outside), "{outside}");
     }
     assert!(html.contains("<td>regsho_daily</td>"), "coverage");
+    // The week was backfilled from the mirror's ZIP, which holds every tier: stored, and no
+    // tier "awaited" (offx's default source, FINRA's API, splits a week into three tiers).
+    let week = html
+        .split("<tr>")
+        .find(|row| row.contains("<td>otc_weekly</td>"))
+        .expect("an otc_weekly coverage row");
+    assert!(
+        week.contains("week of 2024-02-05 from ATS_W_Summary_20240205.zip"),
+        "{week}"
+    );
+    assert!(!week.contains("awaited"), "{week}");
     assert_eq!(
         html.matches("<a href=\"#chart-").count(),
         15,

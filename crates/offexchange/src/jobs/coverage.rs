@@ -472,9 +472,12 @@ impl Engine {
                 detail,
             };
             let era = WeekEra::of(monday);
-            let stored: Vec<String> = names(monday)
+            // The mirror's weekly ZIP carries the whole week; the API, one partition per tier.
+            let zip = source::ats_zip_file_name(monday);
+            let zip_stored = ledger.contains(&zip);
+            let tiers_stored: Vec<String> = names(monday)
                 .into_iter()
-                .filter(|n| ledger.contains(n))
+                .filter(|n| *n != zip && ledger.contains(n))
                 .map(|n| n.rsplit(' ').next().unwrap_or_default().to_string())
                 .collect();
             let (t1_due, all_due) = ats_due(monday);
@@ -483,12 +486,14 @@ impl Engine {
                     CoverageState::BeforeDataset,
                     format!("weekly ATS data begins with the week of {ATS_WEEKLY_START}"),
                 )
-            } else if !stored.is_empty() || recorded.contains_key(&monday) {
+            } else if zip_stored || !tiers_stored.is_empty() || recorded.contains_key(&monday) {
                 let mut detail = format!("week of {monday}");
-                if api && !stored.is_empty() && stored.len() < TIERS.len() {
+                if zip_stored {
+                    detail.push_str(&format!(" from {zip}"));
+                } else if api && !tiers_stored.is_empty() && tiers_stored.len() < TIERS.len() {
                     let missing: Vec<&str> = TIERS
                         .iter()
-                        .filter(|t| !stored.iter().any(|s| s == *t))
+                        .filter(|t| !tiers_stored.iter().any(|s| s == *t))
                         .copied()
                         .collect();
                     let when = if today < all_due {
@@ -498,7 +503,7 @@ impl Engine {
                     };
                     detail.push_str(&format!(
                         ": {} stored; {} {when}",
-                        stored.join(", "),
+                        tiers_stored.join(", "),
                         missing.join(", ")
                     ));
                 }
