@@ -261,8 +261,8 @@ impl SqliteStore {
         }
         let conn = Connection::open(&path).map_err(|e| StoreError::new(&name, e.to_string()))?;
         // WAL lets readers (a notebook, sqlite3) look while a backfill writes.
-        // A 64 MB page cache: a year of sessions is millions of rows, and each session's upsert
-        // touches index pages all over the (symbol, trade_date) key.
+        // A 64 MB page cache: a year of sessions is millions of rows, and a symbol's series
+        // (charts, signals) reads one page per session across the date-major key.
         // Checkpoints run on a thread of their own (see `checkpoint`).
         conn.pragma_update(None, "page_size", PAGE_SIZE)
             .and_then(|_| conn.pragma_update(None, "journal_mode", "WAL"))
@@ -271,8 +271,7 @@ impl SqliteStore {
             .and_then(|_| conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES))
             .and_then(|_| conn.busy_timeout(std::time::Duration::from_secs(10)))
             .map_err(|e| StoreError::new(&name, e.to_string()))?;
-        let checkpointer =
-            Checkpointer::start(&path).map_err(|e| StoreError::new(&name, e.to_string()))?;
+        let checkpointer = Checkpointer::start(&path).map_err(|m| StoreError::new(&name, m))?;
         Ok(SqliteStore {
             path,
             conn: Arc::new(Mutex::new(conn)),

@@ -42,17 +42,15 @@ struct State {
 }
 
 impl Checkpointer {
-    /// Opens a second connection to `path` and starts the thread.
-    pub(super) fn start(path: &Path) -> rusqlite::Result<Checkpointer> {
-        let conn = Connection::open(path)?;
+    /// Opens a second connection to `path` and starts the thread; the error says which failed.
+    pub(super) fn start(path: &Path) -> Result<Checkpointer, String> {
+        let conn = Connection::open(path).map_err(|e| format!("checkpoint connection: {e}"))?;
         let signal = Arc::new(Signal::default());
         let shared = Arc::clone(&signal);
         let thread = std::thread::Builder::new()
             .name("offx-sqlite-checkpoint".into())
             .spawn(move || run(&conn, &shared))
-            .map_err(|e| {
-                rusqlite::Error::ToSqlConversionFailure(format!("checkpoint thread: {e}").into())
-            })?;
+            .map_err(|e| format!("checkpoint thread: {e}"))?;
         Ok(Checkpointer {
             signal,
             thread: Some(thread),
