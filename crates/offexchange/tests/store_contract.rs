@@ -17,7 +17,10 @@
 //! - `ats_weekly` keeps shares as exact decimals (more digits than a double holds come back
 //!   unchanged), upserts by `(symbol, week_start)` replacing the rows sent and nothing else,
 //!   reports each stored week's latest `last_update_date`, and refuses a row of another week or
-//!   a symbol twice without writing anything.
+//!   a symbol twice without writing anything;
+//! - a session's commit writes its week's record under `WeekWrite::IfAbsent` only when the week
+//!   has none, always under `Replace`, and says whether it wrote it;
+//! - `dates_with_rows` names the dates asked that hold rows, in the order asked.
 
 mod store_support;
 
@@ -26,7 +29,9 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use offexchange::parse::ats::Carrier;
-use offexchange::store::{self, AtsWeeklyRow, Discovery, Store, StoredRow};
+use offexchange::store::{
+    self, AtsWeeklyRow, Discovery, SessionCommit, Store, StoredRow, WeekWrite,
+};
 use offexchange::volume::Volume;
 use offexchange::{Feature, FeatureRow};
 use store_support::postgrest::{FakePostgrest, KEY};
@@ -533,6 +538,66 @@ async fn ats_weekly_pages_past_the_server_cap(f: Fixture) {
     assert_eq!(read_weekly(&f, week1()).await, rows);
 }
 
+/// A commit of `a_commit_says_whether_it_recorded_its_week`: (session, week rows sent, write,
+/// whether it records the week, the week's record afterwards).
+type Step<'a> = (
+    NaiveDate,
+    &'a [AtsWeeklyRow],
+    Option<WeekWrite>,
+    bool,
+    &'a [AtsWeeklyRow],
+);
+
+async fn a_commit_says_whether_it_recorded_its_week(f: Fixture) {
+    let first = [weekly(
+        "A",
+        week1(),
+        [Some("10"), Some("30")],
+        None,
+        Carrier::Zip,
+    )];
+    let revised = [weekly(
+        "A",
+        week1(),
+        [Some("11"), Some("30")],
+        None,
+        Carrier::Api,
+    )];
+    let (monday, tuesday) = (week1(), week1().succ_opt().unwrap());
+    let steps: [Step; 4] = [
+        (monday, &first, Some(WeekWrite::IfAbsent), true, &first),
+        (tuesday, &revised, Some(WeekWrite::IfAbsent), false, &first),
+        (tuesday, &revised, None, false, &first),
+        (tuesday, &revised, Some(WeekWrite::Replace), true, &revised),
+    ];
+    for (i, (day, sent, write, recorded, after)) in steps.into_iter().enumerate() {
+        let rows = [row("A", day, [Value(0.5), Null, Null])];
+        let summary = f
+            .store
+            .commit(&SessionCommit::with_week(day, &rows, week1(), sent, write))
+            .await
+            .unwrap_or_else(|e| panic!("step {i}: commit into {}: {e}", f.store.describe()));
+        let what = format!("step {i} ({write:?}) on {}", f.store.describe());
+        assert_eq!(summary.week_recorded, recorded, "{what}");
+        assert_eq!(read_weekly(&f, week1()).await, after, "{what}");
+    }
+}
+
+async fn dates_with_rows_in_the_order_asked(f: Fixture) {
+    let (a, b, c) = (d1(), d2(), date(2024, 4, 3));
+    assert!(f
+        .store
+        .dates_with_rows(&[a, b, c])
+        .await
+        .unwrap()
+        .is_empty());
+    upsert(&f, c, &[row("A", c, [Value(0.5), Null, Null])]).await;
+    upsert(&f, a, &[row("A", a, [Null, Null, Null])]).await;
+    let found = f.store.dates_with_rows(&[c, b, a]).await.unwrap();
+    assert_eq!(found, [c, a], "{}", f.store.describe());
+    assert!(f.store.dates_with_rows(&[]).await.unwrap().is_empty());
+}
+
 /// One module per store, one test per case: `cargo test --test store_contract postgres::`.
 macro_rules! contract {
     ($($store:ident),+) => {$(
@@ -553,6 +618,8 @@ macro_rules! contract {
                 ats_weekly_upserts_by_symbol_and_week,
                 ats_weekly_refuses_caller_bugs,
                 ats_weekly_pages_past_the_server_cap,
+                a_commit_says_whether_it_recorded_its_week,
+                dates_with_rows_in_the_order_asked,
                 read_symbols_over_a_range
             );
         }

@@ -519,3 +519,48 @@ async fn the_upsert_function_writes_a_date_whole_or_not_at_all() {
         "nothing of the date written"
     );
 }
+
+/// Two writers committing sessions of one unrecorded week at once: the week's record is checked
+/// and written under the week's lock, so exactly one of them writes it (a plain insert, no
+/// `ON CONFLICT`) and the other finds it recorded; neither fails on the other's rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_writers_of_an_unrecorded_week_record_it_once() {
+    use offexchange::parse::ats::Carrier;
+    use offexchange::store::{AtsWeeklyRow, SessionCommit, WeekWrite};
+    use offexchange::volume::Volume;
+    let schema = Schema::new("weeklock").await;
+    let (a, b) = (open(&schema).await, open(&schema).await);
+    for week in 0..8 {
+        let monday = date(2024, 1, 8) + chrono::Duration::weeks(week);
+        let week_rows: Vec<AtsWeeklyRow> = (0..2_000)
+            .map(|i| AtsWeeklyRow {
+                symbol: format!("S{i:05}"),
+                week_start: monday,
+                tier: "T1".into(),
+                ats_shares: Volume::parse(format!("{i}").as_bytes()).ok(),
+                otc_shares: None,
+                last_update: None,
+                initial_published: None,
+                source: Carrier::Zip,
+            })
+            .collect();
+        let (tuesday, wednesday) = (
+            monday + chrono::Duration::days(1),
+            monday + chrono::Duration::days(2),
+        );
+        let (rows_a, rows_b) = (rows(100, tuesday, 0.1), rows(100, wednesday, 0.2));
+        let session = |day, rows| {
+            SessionCommit::with_week(day, rows, monday, &week_rows, Some(WeekWrite::IfAbsent))
+        };
+        let (commit_a, commit_b) = (session(tuesday, &rows_a), session(wednesday, &rows_b));
+        let (ra, rb) = tokio::join!(a.commit(&commit_a), b.commit(&commit_b));
+        let (ra, rb) = (ra.expect("writer a"), rb.expect("writer b"));
+        assert!(
+            ra.week_recorded != rb.week_recorded,
+            "week {monday}: exactly one writer records it ({} / {})",
+            ra.week_recorded,
+            rb.week_recorded
+        );
+        assert_eq!(a.read_ats_weekly(monday).await.expect("read").len(), 2_000);
+    }
+}

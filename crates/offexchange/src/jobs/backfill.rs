@@ -10,6 +10,8 @@
 //! run commits carries the record (written unless the store has one, see
 //! [`WeekWrite::IfAbsent`]), and when the run computed every session of the week, the last one
 //! rewrites it ([`WeekWrite::Replace`]): all stored values of the week then reflect it.
+//! That rewrite is skipped when the record is the very rows this run's first session of the
+//! week wrote.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -225,6 +227,23 @@ fn week_writes(to_run: &[NaiveDate]) -> Vec<Option<WeekWrite>> {
     out
 }
 
+/// The week write a session still needs: none for a `Replace` of the very rows this run
+/// already recorded for the week (its first session found the week unrecorded and wrote them),
+/// which would rewrite an identical record; a week's two writes were an eighth of a 20-session
+/// backfill's SQLite time. Rows that differ (the day's Reg SHO spellings map an ATS symbol
+/// otherwise) are written.
+fn needed(
+    write: Option<WeekWrite>,
+    monday: NaiveDate,
+    rows: &[AtsWeeklyRow],
+    recorded: Option<&(NaiveDate, Vec<AtsWeeklyRow>)>,
+) -> Option<WeekWrite> {
+    match (write, recorded) {
+        (Some(WeekWrite::Replace), Some((week, same))) if *week == monday && same == rows => None,
+        _ => write,
+    }
+}
+
 impl Engine {
     /// **The backfill job**: every NYSE session in `from..=to` into `store`, each committed with
     /// its week's record, stopping cleanly when `interrupt` completes (after the session being
@@ -277,6 +296,8 @@ impl Engine {
         // while the store commits; the store itself is only touched here, one session at a time.
         let weeks: Weeks = Arc::new(Mutex::new(HashMap::new()));
         let writes = week_writes(&to_run);
+        // The week record this run wrote last, and its rows (see `needed`).
+        let mut recorded: Option<(NaiveDate, Vec<AtsWeeklyRow>)> = None;
         let prepared = futures::stream::iter(to_run.into_iter().zip(writes))
             .map(|(date, write)| {
                 let (engine, weeks) = (self.clone(), Arc::clone(&weeks));
@@ -332,12 +353,16 @@ impl Engine {
                 volumes,
                 facilities,
             } = &computed;
+            let week_write = needed(week_write, monday, &week_rows, recorded.as_ref());
             let commit = SessionCommit::with_week(date, rows, monday, &week_rows, week_write)
                 .with_provenance(stamped.provenance().with_volumes(volumes, facilities));
             let stored = match store.commit(&commit).await {
                 Ok(stored) => stored,
                 Err(e) => return Err(failed(date, e.into(), summary)),
             };
+            if stored.week_recorded {
+                recorded = Some((monday, week_rows));
+            }
             summary.sessions_stored += 1;
             summary.rows_written += stored.rows;
             summary.rows_inserted += stored.inserted;
@@ -464,5 +489,42 @@ mod tests {
         assert_eq!(writes, expected);
         // One planned session of a four-session week carries the record, and does not rewrite it.
         assert_eq!(week_writes(&[d("2024-01-02")]), [Some(IfAbsent)]);
+    }
+
+    #[test]
+    fn a_whole_week_is_not_rewritten_with_the_rows_this_run_recorded() {
+        use crate::parse::ats::Carrier;
+        use WeekWrite::{IfAbsent, Replace};
+        let monday = d("2024-01-08");
+        let row = |symbol: &str| AtsWeeklyRow {
+            symbol: symbol.into(),
+            week_start: monday,
+            tier: "T1".into(),
+            ats_shares: Some(crate::volume::Volume::ZERO),
+            otc_shares: None,
+            last_update: None,
+            initial_published: None,
+            source: Carrier::Zip,
+        };
+        let ours = (monday, vec![row("BRK.B")]);
+        let same = [row("BRK.B")];
+        // The day's Reg SHO spelling mapped the ATS symbol otherwise: the record changes.
+        let respelled = [row("BRK/B")];
+        let earlier = (d("2024-01-01"), vec![row("BRK.B")]);
+        assert_eq!(needed(Some(Replace), monday, &same, Some(&ours)), None);
+        assert_eq!(
+            needed(Some(Replace), monday, &respelled, Some(&ours)),
+            Some(Replace)
+        );
+        assert_eq!(
+            needed(Some(Replace), monday, &same, Some(&earlier)),
+            Some(Replace)
+        );
+        assert_eq!(needed(Some(Replace), monday, &same, None), Some(Replace));
+        assert_eq!(
+            needed(Some(IfAbsent), monday, &same, Some(&ours)),
+            Some(IfAbsent)
+        );
+        assert_eq!(needed(None, monday, &same, Some(&ours)), None);
     }
 }

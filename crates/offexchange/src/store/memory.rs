@@ -182,6 +182,7 @@ impl Store for MemoryStore {
                 .next()
                 .is_some_and(|((w, _), _)| *w == week.week_start);
             if week.write == WeekWrite::Replace || !recorded {
+                summary.week_recorded = true;
                 for row in week.rows {
                     weeks.insert((week.week_start, row.symbol.clone()), row.clone());
                 }

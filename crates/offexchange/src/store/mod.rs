@@ -234,6 +234,10 @@ pub struct UpsertSummary {
     pub updated: usize,
     /// Statements or requests used.
     pub batches: usize,
+    /// The commit wrote its week's `ats_weekly` record ([`WeekWrite`]: a `Replace`, or an
+    /// `IfAbsent` that found none).
+    #[serde(skip)]
+    pub week_recorded: bool,
     /// Wall time.
     #[serde(skip)]
     pub elapsed: Duration,

@@ -345,6 +345,24 @@ impl Store for SqliteStore {
         .await
     }
 
+    /// One probe of the date-major key per date, instead of reading each date's symbols back.
+    async fn dates_with_rows(&self, dates: &[NaiveDate]) -> Result<Vec<NaiveDate>, StoreError> {
+        let dates = dates.to_vec();
+        self.with_conn(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM daily_features WHERE trade_date = ?1)",
+            )?;
+            let mut found = Vec::new();
+            for date in dates {
+                if stmt.query_row([date.to_string()], |r| r.get::<_, bool>(0))? {
+                    found.push(date);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn commit(&self, commit: &SessionCommit<'_>) -> Result<UpsertSummary, StoreError> {
         let started = Instant::now();
         let trade_date = commit.trade_date;
@@ -415,6 +433,7 @@ impl Store for SqliteStore {
                 if let Some((at, facilities, volumes)) = &volumes {
                     regsho_daily::write(&tx, trade_date, *at, facilities, volumes)?;
                 }
+                let mut week_recorded = false;
                 if let Some((week_start, week_rows, write)) = &week {
                     let recorded: bool = tx.query_row(
                         "SELECT EXISTS (SELECT 1 FROM ats_weekly WHERE week_start = ?1)",
@@ -423,6 +442,7 @@ impl Store for SqliteStore {
                     )?;
                     if *write == WeekWrite::Replace || !recorded {
                         write_ats_weekly(&tx, *week_start, week_rows)?;
+                        week_recorded = true;
                     }
                 }
                 tx.commit()?;
@@ -433,6 +453,7 @@ impl Store for SqliteStore {
                     updated,
                     batches: 1,
                     elapsed: Default::default(),
+                    week_recorded,
                 })
             })
             .await?;

@@ -28,7 +28,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use futures::pin_mut;
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::Client;
 
 use self::connect::Target;
@@ -76,16 +76,29 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 const LOCK_SPACE: i32 = 0x6f66_6678;
 
 /// One week's `ats_weekly` rows in one statement: the columns as arrays (`unnest` turns them
-/// back into rows), shares as text cast to `numeric` so no float is ever involved. Unchanged rows
-/// are not rewritten.
-const UPSERT_ATS_WEEKLY: &str = "
-INSERT INTO ats_weekly AS a
+/// back into rows), shares as text cast to `numeric` so no float is ever involved.
+macro_rules! insert_ats_weekly {
+    ($conflict:literal) => {
+        concat!(
+            "INSERT INTO ats_weekly AS a
     (symbol, week_start, tier, ats_shares, otc_shares, last_update_date, initial_published_date,
      source)
 SELECT s.symbol, $1, s.tier, s.ats_shares::numeric, s.otc_shares::numeric, s.last_update_date,
        s.initial_published_date, s.source
 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::date[], $8::text[])
-     AS s(symbol, tier, ats_shares, otc_shares, last_update_date, initial_published_date, source)
+     AS s(symbol, tier, ats_shares, otc_shares, last_update_date, initial_published_date, source)",
+            $conflict
+        )
+    };
+}
+
+/// A week the table holds nothing of (checked under the week's advisory lock): a plain insert,
+/// half the cost of `ON CONFLICT`'s speculative insertion per row (see `INSERT_NEW_DATE`).
+const INSERT_NEW_WEEK: &str = insert_ats_weekly!("");
+
+/// Any other week: an upsert; unchanged rows are not rewritten.
+const UPSERT_ATS_WEEKLY: &str = insert_ats_weekly!(
+    "
 ON CONFLICT (symbol, week_start) DO UPDATE SET
     tier                   = EXCLUDED.tier,
     ats_shares             = EXCLUDED.ats_shares,
@@ -96,7 +109,8 @@ ON CONFLICT (symbol, week_start) DO UPDATE SET
 WHERE (a.tier, a.ats_shares, a.otc_shares, a.last_update_date, a.initial_published_date, a.source)
       IS DISTINCT FROM
       (EXCLUDED.tier, EXCLUDED.ats_shares, EXCLUDED.otc_shares, EXCLUDED.last_update_date,
-       EXCLUDED.initial_published_date, EXCLUDED.source)";
+       EXCLUDED.initial_published_date, EXCLUDED.source)"
+);
 
 const READ_ATS_WEEKLY: &str = "
 SELECT symbol, tier, ats_shares::text, otc_shares::text, last_update_date, initial_published_date,
@@ -212,6 +226,11 @@ SELECT symbol FROM daily_features
 WHERE trade_date = $1
   AND (short_vol_share IS NULL OR short_exempt_share IS NULL OR ats_share_of_total IS NULL)
 ORDER BY symbol COLLATE \"C\"";
+// One probe of the date's index per date asked, instead of reading its 12,000 symbols back.
+const DATES_WITH_ROWS: &str = "
+SELECT d FROM unnest($1::date[]) WITH ORDINALITY AS asked(d, i)
+WHERE EXISTS (SELECT 1 FROM daily_features WHERE trade_date = d)
+ORDER BY i";
 // The casts let a table whose feature columns are `numeric` or `real` (a seed's) be read too.
 const READ: &str = "
 SELECT symbol, short_vol_share::float8, short_exempt_share::float8, ats_share_of_total::float8
@@ -269,6 +288,24 @@ impl PostgresStore {
             .map_err(|_| StoreError::new(&self.described, "no connection"))
     }
 
+    /// The first column of every row `sql` returns.
+    async fn first_column<T: for<'r> FromSql<'r>>(
+        &self,
+        doing: &str,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query_typed(sql, params)
+            .await
+            .map_err(|e| self.error(doing, &e))?;
+        rows.iter()
+            .map(|r| r.try_get(0).map_err(|e| self.error(doing, &e)))
+            .collect()
+    }
+
     fn error(&self, doing: &str, e: &tokio_postgres::Error) -> StoreError {
         // An ERROR (a constraint, a type) leaves the session usable, its transaction rolled
         // back; anything else (FATAL, a closed socket, a timeout) may not.
@@ -302,10 +339,26 @@ fn kind_of(e: &tokio_postgres::Error) -> StoreErrorKind {
 
 /// Upserts one week's `ats_weekly` rows inside the caller's transaction (after a per-week
 /// advisory lock, so two writers of one week queue instead of deadlocking).
+/// Takes the week's advisory lock for the rest of the transaction: writers of one week take turns.
+async fn lock_week(
+    tx: &tokio_postgres::Transaction<'_>,
+    week_start: NaiveDate,
+) -> Result<(), tokio_postgres::Error> {
+    let key = -week_start.num_days_from_ce();
+    tx.query_typed(
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        &[(&LOCK_SPACE, Type::INT4), (&key, Type::INT4)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes a week's rows; `absent`: the caller found the week unrecorded while holding its lock.
 async fn write_ats_weekly(
     tx: &tokio_postgres::Transaction<'_>,
     week_start: NaiveDate,
     rows: &[AtsWeeklyRow],
+    absent: bool,
 ) -> Result<(), tokio_postgres::Error> {
     // Byte order, so two writers of one week lock its rows in the same order.
     let mut sorted: Vec<&AtsWeeklyRow> = rows.iter().collect();
@@ -320,14 +373,13 @@ async fn write_ats_weekly(
     let sources = column(|r| Some(r.source.as_str().to_string()));
     let updated: Vec<Option<NaiveDate>> = sorted.iter().map(|r| r.last_update).collect();
     let published: Vec<Option<NaiveDate>> = sorted.iter().map(|r| r.initial_published).collect();
-    let key = -week_start.num_days_from_ce();
+    lock_week(tx, week_start).await?;
     tx.query_typed(
-        "SELECT pg_advisory_xact_lock($1, $2)",
-        &[(&LOCK_SPACE, Type::INT4), (&key, Type::INT4)],
-    )
-    .await?;
-    tx.query_typed(
-        UPSERT_ATS_WEEKLY,
+        if absent {
+            INSERT_NEW_WEEK
+        } else {
+            UPSERT_ATS_WEEKLY
+        },
         &[
             (&week_start, Type::DATE),
             (&symbols, Type::TEXT_ARRAY),
@@ -465,15 +517,14 @@ impl Store for PostgresStore {
             Discovery::MissingFeatures => DISCOVER_MISSING,
         };
         let doing = format!("discovering symbols of {trade_date}");
-        let rows = self
-            .client()
-            .await?
-            .query_typed(sql, &[(&trade_date, Type::DATE)])
+        self.first_column(&doing, sql, &[(&trade_date, Type::DATE)])
             .await
-            .map_err(|e| self.error(&doing, &e))?;
-        rows.iter()
-            .map(|r| r.try_get(0).map_err(|e| self.error(&doing, &e)))
-            .collect()
+    }
+
+    async fn dates_with_rows(&self, dates: &[NaiveDate]) -> Result<Vec<NaiveDate>, StoreError> {
+        let doing = format!("looking up which of {} date(s) are stored", dates.len());
+        self.first_column(&doing, DATES_WITH_ROWS, &[(&dates, Type::DATE_ARRAY)])
+            .await
     }
 
     async fn commit(&self, commit: &SessionCommit<'_>) -> Result<UpsertSummary, StoreError> {
@@ -566,7 +617,11 @@ impl Store for PostgresStore {
                 .await
                 .map_err(|e| fail("provenance", e))?;
         }
+        let mut week_recorded = false;
         if let Some(week) = &commit.week {
+            lock_week(&tx, week.week_start)
+                .await
+                .map_err(|e| fail("ats_weekly lock", e))?;
             let recorded: bool = tx
                 .query_one(
                     "SELECT EXISTS (SELECT 1 FROM ats_weekly WHERE week_start = $1)",
@@ -576,9 +631,10 @@ impl Store for PostgresStore {
                 .map_err(|e| fail("ats_weekly lookup", e))?
                 .get(0);
             if week.write == WeekWrite::Replace || !recorded {
-                write_ats_weekly(&tx, week.week_start, week.rows)
+                write_ats_weekly(&tx, week.week_start, week.rows, !recorded)
                     .await
                     .map_err(|e| fail("ats_weekly merge", e))?;
+                week_recorded = true;
             }
         }
         tx.commit().await.map_err(|e| fail("commit", e))?;
@@ -588,6 +644,7 @@ impl Store for PostgresStore {
             updated: rows.len() - inserted,
             batches: 1,
             elapsed: started.elapsed(),
+            week_recorded,
         })
     }
 
@@ -670,7 +727,7 @@ impl Store for PostgresStore {
             )
         };
         let tx = client.transaction().await.map_err(|e| fail("begin", e))?;
-        write_ats_weekly(&tx, week_start, rows)
+        write_ats_weekly(&tx, week_start, rows, false)
             .await
             .map_err(|e| fail("merge", e))?;
         tx.commit().await.map_err(|e| fail("commit", e))?;

@@ -234,6 +234,7 @@ impl SupabaseStore {
                     updated: 0,
                     batches: 1,
                     elapsed: started.elapsed(),
+                    week_recorded: false,
                 }))
             }
             // PostgREST answers 404 (PGRST202) for a function it does not know.
@@ -292,6 +293,7 @@ impl SupabaseStore {
             updated: 0,
             batches: total,
             elapsed: started.elapsed(),
+            week_recorded: false,
         };
         tracing::info!(
             "sent {} rows of {trade_date} to {} in {} batch(es), {:.0} ms (PostgREST with \
@@ -420,7 +422,7 @@ impl Store for SupabaseStore {
         if let Some(week) = &commit.week {
             check_ats_rows(&self.project, week.week_start, week.rows)?;
         }
-        let summary = match self.upsert_in_one_call(trade_date, rows, started).await? {
+        let mut summary = match self.upsert_in_one_call(trade_date, rows, started).await? {
             Some(summary) => summary,
             None => self.upsert_in_batches(trade_date, rows, started).await?,
         };
@@ -434,6 +436,7 @@ impl Store for SupabaseStore {
                 .is_empty();
             if week.write == WeekWrite::Replace || !recorded {
                 self.upsert_ats_weekly(week.week_start, week.rows).await?;
+                summary.week_recorded = true;
             }
         }
         Ok(summary)
