@@ -23,8 +23,22 @@ CREATE TABLE IF NOT EXISTS ats_weekly (
     initial_published_date date,
     source                 text    NOT NULL
                            CONSTRAINT ats_weekly_source_check CHECK (source IN ('api', 'zip')),
-    CONSTRAINT ats_weekly_pkey PRIMARY KEY (symbol, week_start)
+    CONSTRAINT ats_weekly_pkey PRIMARY KEY (week_start, symbol)
 );
 
--- Catch-up and reads select one week; the primary key leads with symbol.
-CREATE INDEX IF NOT EXISTS ats_weekly_week_start_idx ON ats_weekly (week_start);
+-- The key is (symbol, week_start), stored week-major like daily_features' date-major key: a week's
+-- 12,000 rows land side by side at the end of the index instead of in pages spread over a
+-- symbol-major one, and catch-up and reads select one week. `ON CONFLICT (symbol, week_start)`
+-- matches either order. A table created before with PRIMARY KEY (symbol, week_start) keeps it,
+-- and has (or gains) an index on week_start for those reads; a week-major key is one already.
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_index i
+        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+        WHERE i.indrelid = 'ats_weekly'::regclass AND a.attname = 'week_start'
+    ) THEN
+        CREATE INDEX ats_weekly_week_start_idx ON ats_weekly (week_start);
+    END IF;
+END
+$$;

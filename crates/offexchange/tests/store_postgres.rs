@@ -287,6 +287,11 @@ async fn a_seed_table_gains_the_feature_columns() {
 
 /// The indexes of `schema`'s daily_features: (name, columns in key order).
 async fn key_columns(schema: &Schema) -> Vec<(String, Vec<String>)> {
+    indexes_of(&schema.table()).await
+}
+
+/// The indexes of a qualified table: (name, columns in key order).
+async fn indexes_of(table: &str) -> Vec<(String, Vec<String>)> {
     let rows = admin()
         .await
         .query(
@@ -298,7 +303,7 @@ async fn key_columns(schema: &Schema) -> Vec<(String, Vec<String>)> {
              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
              WHERE i.indrelid = $1::text::regclass
              GROUP BY c.relname ORDER BY c.relname",
-            &[&schema.table()],
+            &[&table],
         )
         .await
         .expect("indexes");
@@ -562,5 +567,76 @@ async fn two_writers_of_an_unrecorded_week_record_it_once() {
             rb.week_recorded
         );
         assert_eq!(a.read_ats_weekly(monday).await.expect("read").len(), 2_000);
+    }
+}
+
+/// `ats_weekly` as the migration creates it is keyed week-major with no second index; a table
+/// created before with the symbol-major key keeps it and its `week_start` index, and a week is
+/// recorded, replaced and read back the same through either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ats_weekly_is_keyed_week_major_and_an_earlier_table_keeps_working() {
+    use offexchange::parse::ats::Carrier;
+    use offexchange::store::AtsWeeklyRow;
+    use offexchange::volume::Volume;
+    let week = date(2024, 4, 1);
+    let row = |symbol: &str, ats: &[u8]| AtsWeeklyRow {
+        symbol: symbol.into(),
+        week_start: week,
+        tier: "T1".into(),
+        ats_shares: Volume::parse(ats).ok(),
+        otc_shares: None,
+        last_update: None,
+        initial_published: None,
+        source: Carrier::Zip,
+    };
+    let ours = Schema::new("weekmajor").await;
+    let earlier = Schema::new("weeksymbolmajor").await;
+    admin()
+        .await
+        .batch_execute(&format!(
+            "CREATE TABLE {0}.ats_weekly (
+                 symbol text NOT NULL, week_start date NOT NULL, tier text NOT NULL,
+                 ats_shares numeric, otc_shares numeric, last_update_date date,
+                 initial_published_date date, source text NOT NULL,
+                 CONSTRAINT ats_weekly_pkey PRIMARY KEY (symbol, week_start));
+             CREATE INDEX ats_weekly_week_start_idx ON {0}.ats_weekly (week_start);",
+            earlier.name
+        ))
+        .await
+        .expect("an earlier table");
+    let key = |columns: &[&str]| columns.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    let expected = [
+        vec![(
+            "ats_weekly_pkey".to_string(),
+            key(&["week_start", "symbol"]),
+        )],
+        vec![
+            (
+                "ats_weekly_pkey".to_string(),
+                key(&["symbol", "week_start"]),
+            ),
+            (
+                "ats_weekly_week_start_idx".to_string(),
+                key(&["week_start"]),
+            ),
+        ],
+    ];
+    for (schema, indexes) in [(&ours, &expected[0]), (&earlier, &expected[1])] {
+        let store = open(schema).await;
+        store.init().await.expect("init twice");
+        assert_eq!(
+            &indexes_of(&format!("{}.ats_weekly", schema.name)).await,
+            indexes
+        );
+        store
+            .upsert_ats_weekly(week, &[row("B", b"2"), row("A", b"1")])
+            .await
+            .expect("write");
+        store
+            .upsert_ats_weekly(week, &[row("B", b"2.5")])
+            .await
+            .expect("replace");
+        let read = store.read_ats_weekly(week).await.expect("read");
+        assert_eq!(read, [row("A", b"1"), row("B", b"2.5")], "{}", schema.name);
     }
 }

@@ -33,6 +33,12 @@ use checkpoint::{Checkpointer, BACKSTOP_PAGES};
 /// backfill fast as the table grows. `ON CONFLICT (symbol, trade_date)` matches it (SQLite, like
 /// PostgreSQL, matches a conflict target to a unique key regardless of column order).
 ///
+/// `ats_weekly` is keyed week-major the same way (`PRIMARY KEY (week_start, symbol)`, `WITHOUT
+/// ROWID`): every read is by week, and a week's record lands in one b-tree, at its end, where a
+/// rowid table with a symbol-major key and a `week_start` index kept three b-trees and scattered
+/// each week over all of the key's pages. A file created before keeps its table (and its index);
+/// `ON CONFLICT (symbol, week_start)` matches either key.
+///
 /// SQLite has no exact decimal type, so `ats_weekly`'s shares are TEXT holding the exact decimal
 /// (`431668.624869`, as [`Volume`] prints it): TEXT affinity keeps the string as bound, where a
 /// NUMERIC column would turn it into a float. Dates are `YYYY-MM-DD` text, so `MAX` is the latest.
@@ -55,9 +61,8 @@ CREATE TABLE IF NOT EXISTS ats_weekly (
     last_update_date       TEXT,
     initial_published_date TEXT,
     source                 TEXT NOT NULL CHECK (source IN ('api', 'zip')),
-    PRIMARY KEY (symbol, week_start)
-);
-CREATE INDEX IF NOT EXISTS ats_weekly_week_start ON ats_weekly (week_start);
+    PRIMARY KEY (week_start, symbol)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS finra_files (
     dataset        TEXT NOT NULL,
@@ -976,5 +981,68 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         assert_eq!(file(), pages * page, "every page checkpointed");
+    }
+
+    /// A file made before `ats_weekly` was keyed week-major keeps its table: records are written,
+    /// replaced and read back through its symbol-major key; a new file gets the week-major one.
+    #[tokio::test]
+    async fn ats_weekly_works_in_either_layout() {
+        use crate::parse::ats::Carrier;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = dir.path().join("old.sqlite");
+        rusqlite::Connection::open(&old)
+            .and_then(|c| {
+                c.execute_batch(
+                    "CREATE TABLE ats_weekly (
+                         symbol TEXT NOT NULL, week_start TEXT NOT NULL, tier TEXT NOT NULL,
+                         ats_shares TEXT, otc_shares TEXT, last_update_date TEXT,
+                         initial_published_date TEXT,
+                         source TEXT NOT NULL CHECK (source IN ('api', 'zip')),
+                         PRIMARY KEY (symbol, week_start));
+                     CREATE INDEX ats_weekly_week_start ON ats_weekly (week_start);",
+                )
+            })
+            .expect("an earlier file");
+        let new = dir.path().join("new.sqlite");
+        let week: NaiveDate = "2024-04-01".parse().expect("date");
+        let row = |symbol: &str, ats: &[u8]| AtsWeeklyRow {
+            symbol: symbol.into(),
+            week_start: week,
+            tier: "T1".into(),
+            ats_shares: Volume::parse(ats).ok(),
+            otc_shares: None,
+            last_update: None,
+            initial_published: None,
+            source: Carrier::Api,
+        };
+        for (path, key) in [(&old, "symbol,week_start"), (&new, "week_start,symbol")] {
+            let store = SqliteStore::open(path).expect("open");
+            store.init().await.expect("init");
+            let first = [row("B", b"2"), row("A", b"1")];
+            store.upsert_ats_weekly(week, &first).await.expect("write");
+            store
+                .upsert_ats_weekly(week, &[row("B", b"2.5")])
+                .await
+                .expect("replace");
+            let read = store.read_ats_weekly(week).await.expect("read");
+            assert_eq!(
+                read,
+                [row("A", b"1"), row("B", b"2.5")],
+                "{}",
+                path.display()
+            );
+            let pk: String = store
+                .with_conn(|c| {
+                    c.query_row(
+                        "SELECT group_concat(name, ',') FROM
+                         (SELECT name FROM pragma_table_info('ats_weekly') WHERE pk > 0 ORDER BY pk)",
+                        [],
+                        |r| r.get(0),
+                    )
+                })
+                .await
+                .expect("key");
+            assert_eq!(pk, key, "{}", path.display());
+        }
     }
 }
