@@ -640,3 +640,57 @@ async fn ats_weekly_is_keyed_week_major_and_an_earlier_table_keeps_working() {
         assert_eq!(read, [row("A", b"1"), row("B", b"2.5")], "{}", schema.name);
     }
 }
+
+/// Two writers of one new short interest settlement version at once: one writes every row (a
+/// plain insert, no `ON CONFLICT`) and the other finds them and writes none; neither fails. (The
+/// settlement's advisory lock orders them; so does the version's ledger row, upserted first.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_writers_of_a_new_settlement_version_write_it_once() {
+    use offexchange::provenance::PublishedFrom;
+    use offexchange::store::SourceVersion;
+    use offexchange::ShortInterestRow;
+    let schema = Schema::new("silock").await;
+    let (a, b) = (open(&schema).await, open(&schema).await);
+    for n in 0..6_u32 {
+        let settlement = date(2024, 1, 12) + chrono::Duration::days(14 * i64::from(n));
+        let sha = format!("{n:064x}");
+        let version = SourceVersion {
+            dataset: "short_interest".into(),
+            name: format!("shrt{}.csv", settlement.format("%Y%m%d")),
+            url: "https://cdn.finra.org/equity/otcmarket/biweekly/".into(),
+            sha256: sha.clone(),
+            bytes: 100,
+            rows: 2_000,
+            published_at: "2024-01-24T22:30:00Z".parse().expect("time"),
+            published_from: PublishedFrom::LastModified,
+        };
+        let rows: Vec<ShortInterestRow> = (0..2_000)
+            .map(|i| ShortInterestRow {
+                symbol: format!("S{i:05}"),
+                finra_symbol: format!("S{i:05}"),
+                settlement_date: settlement,
+                issue_name: "Issuer".into(),
+                market_class: "NYSE".into(),
+                current_short: i,
+                previous_short: None,
+                change_previous: None,
+                change_percent: None,
+                average_daily_volume: None,
+                days_to_cover: None,
+                days_to_cover_capped: false,
+                stock_split: None,
+                revision: None,
+                sha256: sha.clone(),
+                published_at: version.published_at,
+                source: version.name.clone(),
+            })
+            .collect();
+        let (ra, rb) = tokio::join!(
+            a.commit_short_interest(settlement, &version, &rows),
+            b.commit_short_interest(settlement, &version, &rows)
+        );
+        let mut written = [ra.expect("writer a"), rb.expect("writer b")];
+        written.sort_unstable();
+        assert_eq!(written, [0, 2_000], "settlement {settlement}");
+    }
+}

@@ -75,6 +75,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 /// day number for an `ats_weekly` upsert.
 const LOCK_SPACE: i32 = 0x6f66_6678;
 
+/// First key of the advisory locks on short interest settlements ("offy"); the second is the
+/// settlement date's day number. A space of its own: settlement dates are trading days too.
+const SETTLEMENT_LOCK_SPACE: i32 = 0x6f66_6679;
+
 /// One week's `ats_weekly` rows in one statement: the columns as arrays (`unnest` turns them
 /// back into rows), shares as text cast to `numeric` so no float is ever involved.
 macro_rules! insert_ats_weekly {
@@ -339,18 +343,27 @@ fn kind_of(e: &tokio_postgres::Error) -> StoreErrorKind {
 
 /// Upserts one week's `ats_weekly` rows inside the caller's transaction (after a per-week
 /// advisory lock, so two writers of one week queue instead of deadlocking).
-/// Takes the week's advisory lock for the rest of the transaction: writers of one week take turns.
+/// Takes the advisory lock `(space, key)` for the rest of the transaction: writers of one date,
+/// week or settlement take turns.
+pub(super) async fn advisory_lock(
+    tx: &tokio_postgres::Transaction<'_>,
+    space: i32,
+    key: i32,
+) -> Result<(), tokio_postgres::Error> {
+    tx.query_typed(
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        &[(&space, Type::INT4), (&key, Type::INT4)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The week's lock (see [`LOCK_SPACE`]).
 async fn lock_week(
     tx: &tokio_postgres::Transaction<'_>,
     week_start: NaiveDate,
 ) -> Result<(), tokio_postgres::Error> {
-    let key = -week_start.num_days_from_ce();
-    tx.query_typed(
-        "SELECT pg_advisory_xact_lock($1, $2)",
-        &[(&LOCK_SPACE, Type::INT4), (&key, Type::INT4)],
-    )
-    .await?;
-    Ok(())
+    advisory_lock(tx, LOCK_SPACE, -week_start.num_days_from_ce()).await
 }
 
 /// Writes a week's rows; `absent`: the caller found the week unrecorded while holding its lock.
@@ -569,13 +582,9 @@ impl Store for PostgresStore {
             .finish()
             .await
             .map_err(|e| fail("copy", e))?;
-        let day = trade_date.num_days_from_ce();
-        tx.query_typed(
-            "SELECT pg_advisory_xact_lock($1, $2)",
-            &[(&LOCK_SPACE, Type::INT4), (&day, Type::INT4)],
-        )
-        .await
-        .map_err(|e| fail("lock", e))?;
+        advisory_lock(&tx, LOCK_SPACE, trade_date.num_days_from_ce())
+            .await
+            .map_err(|e| fail("lock", e))?;
         let new = tx
             .query_typed(NEW_DATE, &[(&trade_date, Type::DATE)])
             .await
