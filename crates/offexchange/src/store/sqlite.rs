@@ -102,6 +102,9 @@ fn time_of(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<DateTime<
         .map_err(|_| bad_text(column, &text, "an RFC 3339 time"))
 }
 
+/// Whether `daily_features` holds any row of a date: one probe of the date-major key.
+const DATE_STORED: &str = "SELECT EXISTS (SELECT 1 FROM daily_features WHERE trade_date = ?1)";
+
 const UPSERT_LEDGER: &str = "
 INSERT INTO finra_files (dataset, name, sha256, url, bytes, rows, published_at, published_from,
                          first_seen_at, last_seen_at)
@@ -354,9 +357,7 @@ impl Store for SqliteStore {
     async fn dates_with_rows(&self, dates: &[NaiveDate]) -> Result<Vec<NaiveDate>, StoreError> {
         let dates = dates.to_vec();
         self.with_conn(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM daily_features WHERE trade_date = ?1)",
-            )?;
+            let mut stmt = c.prepare_cached(DATE_STORED)?;
             let mut found = Vec::new();
             for date in dates {
                 if stmt.query_row([date.to_string()], |r| r.get::<_, bool>(0))? {
@@ -396,11 +397,7 @@ impl Store for SqliteStore {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 // Which rows are updates: none for a new session (a backfill's usual case), so
                 // the symbols are read only when the date has some.
-                let stored: i64 = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM daily_features WHERE trade_date = ?1)",
-                    [&date],
-                    |r| r.get(0),
-                )?;
+                let stored: i64 = tx.query_row(DATE_STORED, [&date], |r| r.get(0))?;
                 let existing: HashSet<String> = if stored == 0 {
                     HashSet::new()
                 } else {

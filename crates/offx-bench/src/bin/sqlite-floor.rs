@@ -2,9 +2,10 @@
 //! with nothing else running: no download, no parsing, no features. The floor under
 //! `bench/ab.sh` and `bench/anchors.sh`, measured on the same machine.
 //!
-//! Each layer adds one table of what offx stores per session, with offx's schema and pragmas
-//! (WAL, `synchronous=NORMAL`, 16 KB pages), one transaction per session, multi-row statements of
-//! 200 rows as offx's store uses (faster here than a prepared single-row statement):
+//! Each layer adds one table of what offx stores per session, in a file whose tables offx's own
+//! SQLite store created (so its schema and 16 KB pages), written with its pragmas (WAL,
+//! `synchronous=NORMAL`), one transaction per session, multi-row statements of 200 rows as offx's
+//! store uses (faster here than a prepared single-row statement):
 //!
 //! 1. `daily_features` only: what the pandas and polars scripts store;
 //! 2. plus `regsho_daily`, the exact volumes behind the short columns;
@@ -15,28 +16,6 @@
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ToSql};
-
-const SCHEMA: &str = "
-CREATE TABLE daily_features (
-    symbol TEXT NOT NULL, trade_date TEXT NOT NULL,
-    short_vol_share REAL CHECK (short_vol_share BETWEEN 0 AND 1),
-    short_exempt_share REAL CHECK (short_exempt_share BETWEEN 0 AND 1),
-    ats_share_of_total REAL CHECK (ats_share_of_total BETWEEN 0 AND 1),
-    PRIMARY KEY (trade_date, symbol)
-) WITHOUT ROWID;
-CREATE TABLE regsho_daily (
-    trade_date TEXT NOT NULL, symbol TEXT NOT NULL, available_at INTEGER NOT NULL,
-    short_volume TEXT NOT NULL, short_exempt_volume TEXT, total_volume TEXT NOT NULL,
-    facilities TEXT NOT NULL,
-    PRIMARY KEY (trade_date, symbol, available_at)
-) WITHOUT ROWID;
-CREATE TABLE feature_versions (
-    symbol TEXT NOT NULL, trade_date TEXT NOT NULL,
-    part TEXT NOT NULL CHECK (part IN ('short', 'ats')), available_at INTEGER NOT NULL,
-    short_vol_share REAL, short_exempt_share REAL, ats_share_of_total REAL,
-    PRIMARY KEY (trade_date, symbol, part, available_at)
-) WITHOUT ROWID;
-";
 
 fn main() -> rusqlite::Result<()> {
     let arg = |i: usize, default: usize| {
@@ -54,8 +33,10 @@ fn main() -> rusqlite::Result<()> {
         for _ in 0..3 {
             let dir = tempfile::tempdir()
                 .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            let path = dir.path().join("floor.sqlite");
+            create_with_offx_schema(&path)?;
             let started = Instant::now();
-            rows = store(&dir.path().join("floor.sqlite"), layer, sessions, &names)?;
+            rows = store(&path, layer, sessions, &names)?;
             best = best.min(started.elapsed());
         }
         let what = ["daily_features", "+ regsho_daily", "+ feature_versions"][layer - 1];
@@ -68,6 +49,21 @@ fn main() -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Creates `path` as offx's SQLite store does (`offx db init`): every table, WAL, 16 KB pages.
+fn create_with_offx_schema(path: &std::path::Path) -> rusqlite::Result<()> {
+    let failed =
+        |e: Box<dyn std::error::Error + Send + Sync>| rusqlite::Error::ToSqlConversionFailure(e);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| failed(Box::new(e)))?;
+    runtime.block_on(async {
+        let store = offexchange::store::SqliteStore::open(path).map_err(|e| failed(Box::new(e)))?;
+        offexchange::store::Store::init(&store)
+            .await
+            .map_err(|e| failed(Box::new(e)))
+    })
+}
+
 /// Stores `sessions` sessions of `names` up to `layer`; returns the rows written.
 fn store(
     path: &std::path::Path,
@@ -76,11 +72,8 @@ fn store(
     names: &[String],
 ) -> rusqlite::Result<usize> {
     let mut conn = Connection::open(path)?;
-    conn.pragma_update(None, "page_size", 16_384)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -65_536)?;
-    conn.execute_batch(SCHEMA)?;
     let mut rows = 0;
     for day in 0..sessions {
         let date = format!("2024-01-{:02}", day + 1);

@@ -341,8 +341,6 @@ fn kind_of(e: &tokio_postgres::Error) -> StoreErrorKind {
     }
 }
 
-/// Upserts one week's `ats_weekly` rows inside the caller's transaction (after a per-week
-/// advisory lock, so two writers of one week queue instead of deadlocking).
 /// Takes the advisory lock `(space, key)` for the rest of the transaction: writers of one date,
 /// week or settlement take turns.
 pub(super) async fn advisory_lock(
@@ -366,7 +364,9 @@ async fn lock_week(
     advisory_lock(tx, LOCK_SPACE, -week_start.num_days_from_ce()).await
 }
 
-/// Writes a week's rows; `absent`: the caller found the week unrecorded while holding its lock.
+/// Writes one week's `ats_weekly` rows inside the caller's transaction, which holds the week's
+/// lock ([`lock_week`], so two writers of one week queue instead of deadlocking); `absent`: the
+/// caller found the week unrecorded under that lock.
 async fn write_ats_weekly(
     tx: &tokio_postgres::Transaction<'_>,
     week_start: NaiveDate,
@@ -386,7 +386,6 @@ async fn write_ats_weekly(
     let sources = column(|r| Some(r.source.as_str().to_string()));
     let updated: Vec<Option<NaiveDate>> = sorted.iter().map(|r| r.last_update).collect();
     let published: Vec<Option<NaiveDate>> = sorted.iter().map(|r| r.initial_published).collect();
-    lock_week(tx, week_start).await?;
     tx.query_typed(
         if absent {
             INSERT_NEW_WEEK
@@ -736,6 +735,9 @@ impl Store for PostgresStore {
             )
         };
         let tx = client.transaction().await.map_err(|e| fail("begin", e))?;
+        lock_week(&tx, week_start)
+            .await
+            .map_err(|e| fail("lock", e))?;
         write_ats_weekly(&tx, week_start, rows, false)
             .await
             .map_err(|e| fail("merge", e))?;
